@@ -1,0 +1,230 @@
+//! Battles: pairwise votes between models, as parsed from LMArena records, mapped CSV or aggregated count tables.
+//!
+//! The store is columnar (model ids as `u32`, outcomes as bytes) so a million battles take about 10 MB.
+
+mod parse;
+
+pub use parse::{Columns, Format, Labels, ParseOptions, Skipped};
+
+use std::collections::HashMap;
+
+/// The result of one battle, from side A's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Outcome {
+    /// Model A won.
+    A = 0,
+    /// Model B won.
+    B = 1,
+    /// A tie.
+    Tie = 2,
+    /// A tie where both answers were bad (LMArena's `tie (bothbad)`).
+    BothBad = 3,
+}
+
+impl Outcome {
+    /// The LMArena label of this outcome.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::A => "model_a",
+            Outcome::B => "model_b",
+            Outcome::Tie => "tie",
+            Outcome::BothBad => "tie (bothbad)",
+        }
+    }
+
+    /// The same battle seen from the other side.
+    pub fn swapped(self) -> Self {
+        match self {
+            Outcome::A => Outcome::B,
+            Outcome::B => Outcome::A,
+            other => other,
+        }
+    }
+}
+
+/// How `tie (bothbad)` votes count when ranking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BothBad {
+    /// As a tie: half a win to each side (LMArena, FastChat).
+    #[default]
+    Tie,
+    /// Left out of the ranking (Music Arena).
+    Exclude,
+}
+
+/// A set of battles. Model names are interned in order of first appearance.
+#[derive(Clone, Debug, Default)]
+pub struct Battles {
+    models: Vec<String>,
+    index: HashMap<String, u32>,
+    /// Model id of side A, per record.
+    pub(crate) a: Vec<u32>,
+    /// Model id of side B, per record.
+    pub(crate) b: Vec<u32>,
+    pub(crate) outcome: Vec<Outcome>,
+    /// How many identical battles each record stands for (1 for single votes; counts tables give more).
+    pub(crate) count: Vec<u32>,
+    /// Optional per-record weight (1 when absent).
+    pub(crate) weight: Option<Vec<f64>>,
+    /// Optional item id (prompt + pair), per record.
+    pub(crate) id: Option<Vec<Option<String>>>,
+    /// Optional annotator, per record.
+    pub(crate) judge: Option<Vec<Option<String>>>,
+    /// Optional category, per record.
+    pub(crate) category: Option<Vec<Option<String>>>,
+    /// Optional timestamp, per record.
+    pub(crate) tstamp: Option<Vec<Option<f64>>>,
+    skipped: Vec<Skipped>,
+}
+
+impl Battles {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses battles from text. See [`ParseOptions`] for formats, column and label mapping.
+    ///
+    /// # Errors
+    /// The first invalid row, named by number and field, unless `skip_invalid` is set.
+    pub fn parse(text: &str, options: &ParseOptions) -> crate::Result<Self> {
+        parse::parse(text, options)
+    }
+
+    /// Adds `count` identical battles. Returns the record's index.
+    ///
+    /// # Errors
+    /// A self-battle or an empty model name.
+    pub fn push(&mut self, model_a: &str, model_b: &str, outcome: Outcome, count: u32) -> crate::Result<usize> {
+        let row = self.len() + 1;
+        let at = |field: &str| crate::error::Location { row, field: Some(field.to_owned()) };
+        if model_a.is_empty() {
+            return Err(crate::Error::MissingField { at: at("model_a") });
+        }
+        if model_b.is_empty() {
+            return Err(crate::Error::MissingField { at: at("model_b") });
+        }
+        if model_a == model_b {
+            return Err(crate::Error::SelfBattle { at: at("model_b"), model: model_a.to_owned() });
+        }
+        let a = self.intern(model_a);
+        let b = self.intern(model_b);
+        self.a.push(a);
+        self.b.push(b);
+        self.outcome.push(outcome);
+        self.count.push(count);
+        if let Some(w) = &mut self.weight {
+            w.push(1.0);
+        }
+        for col in [&mut self.id, &mut self.judge, &mut self.category].into_iter().flatten() {
+            col.push(None);
+        }
+        if let Some(t) = &mut self.tstamp {
+            t.push(None);
+        }
+        Ok(self.a.len() - 1)
+    }
+
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.models.len() as u32;
+        self.models.push(name.to_owned());
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    /// Model names, indexed by model id.
+    pub fn models(&self) -> &[String] {
+        &self.models
+    }
+
+    /// The id of a model name.
+    pub fn model_id(&self, name: &str) -> Option<usize> {
+        self.index.get(name).map(|&i| i as usize)
+    }
+
+    /// Number of records (a counts-table row is one record).
+    pub fn len(&self) -> usize {
+        self.a.len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.a.is_empty()
+    }
+
+    /// Number of battles: the sum of record counts.
+    pub fn total(&self) -> u64 {
+        self.count.iter().map(|&c| u64::from(c)).sum()
+    }
+
+    /// Rows left out by `skip_invalid`, with the reason.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Record `i` as (model A id, model B id, outcome, count).
+    pub fn record(&self, i: usize) -> (usize, usize, Outcome, u32) {
+        (self.a[i] as usize, self.b[i] as usize, self.outcome[i], self.count[i])
+    }
+
+    /// Per-record weight (1 when the input had none).
+    pub fn weight(&self, i: usize) -> f64 {
+        self.weight.as_ref().map_or(1.0, |w| w[i])
+    }
+
+    /// The annotator of record `i`, if the input had one.
+    pub fn judge(&self, i: usize) -> Option<&str> {
+        self.judge.as_ref().and_then(|j| j[i].as_deref())
+    }
+
+    /// The item id of record `i`, if the input had one.
+    pub fn id(&self, i: usize) -> Option<&str> {
+        self.id.as_ref().and_then(|j| j[i].as_deref())
+    }
+
+    /// The category of record `i`, if the input had one.
+    pub fn category(&self, i: usize) -> Option<&str> {
+        self.category.as_ref().and_then(|j| j[i].as_deref())
+    }
+
+    /// The timestamp of record `i`, if the input had one.
+    pub fn tstamp(&self, i: usize) -> Option<f64> {
+        self.tstamp.as_ref().and_then(|j| j[i])
+    }
+
+    /// Writes the battles as LMArena JSONL, one line per battle (counts expanded), keeping the optional fields.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.len() {
+            let mut obj = serde_json::Map::new();
+            obj.insert("model_a".into(), self.models[self.a[i] as usize].clone().into());
+            obj.insert("model_b".into(), self.models[self.b[i] as usize].clone().into());
+            obj.insert("winner".into(), self.outcome[i].label().into());
+            if let Some(v) = self.id(i) {
+                obj.insert("id".into(), v.into());
+            }
+            if let Some(v) = self.judge(i) {
+                obj.insert("judge".into(), v.into());
+            }
+            if let Some(v) = self.category(i) {
+                obj.insert("category".into(), v.into());
+            }
+            if let Some(v) = self.tstamp(i) {
+                obj.insert("tstamp".into(), v.into());
+            }
+            if self.weight.is_some() {
+                obj.insert("weight".into(), self.weight(i).into());
+            }
+            let line = serde_json::Value::Object(obj).to_string();
+            for _ in 0..self.count[i] {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}

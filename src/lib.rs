@@ -1,0 +1,15 @@
+//! arbiter: exact, fast arena statistics for AI-model leaderboards, natively, in wasm and on WebGPU.
+//!
+//! The core (`battles`, `rank`) knows nothing of JS or GPUs. `gpu` is the only module that touches wgpu;
+//! `wasm` the only one that touches wasm-bindgen. Start with [`Battles::parse`] and [`rank::rank`].
+
+pub mod battles;
+pub mod error;
+mod linalg;
+pub mod rank;
+pub mod rng;
+pub mod stats;
+
+pub use battles::{Battles, BothBad, Format, Outcome, ParseOptions};
+pub use error::{Error, Result};
+pub use rank::{rank, Ci, Identify, Leaderboard, Method, RankOptions, Ranking};

@@ -1,0 +1,503 @@
+//! Leaderboards: Bradley-Terry or online Elo ratings, with sandwich or bootstrap confidence intervals.
+//!
+//! [`Ranking`] does the work in steps so a caller (the JS API) can run the bootstrap in chunks, report progress and
+//! cancel; [`rank`] runs it all at once.
+
+pub mod bt;
+pub mod elo;
+pub mod graph;
+pub mod matrix;
+pub mod rows;
+
+use serde::Serialize;
+
+use crate::battles::Battles;
+use crate::error::{Error, Result};
+use crate::rng::Draws;
+use crate::stats::{normal_quantile, quantile_sorted, variance};
+use elo::{EloParams, Game};
+use graph::Components;
+use rows::{pair_index, pair_totals, Pair, PairIndex, RowOptions, Rows, Tally};
+
+/// The rating method.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Bradley-Terry maximum likelihood, ties as half a win.
+    #[default]
+    Bt,
+    /// Online Elo in input order.
+    Elo,
+}
+
+/// How confidence intervals are computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ci {
+    /// No intervals (lower = upper = rating).
+    #[default]
+    None,
+    /// The sandwich (robust) covariance, as arena-rank. Bradley-Terry only.
+    Sandwich,
+    /// Percentiles of a seeded bootstrap over battles.
+    Bootstrap,
+}
+
+/// How the scale's free constant is fixed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Identify {
+    /// Mean rating = `init` (arena-rank).
+    #[default]
+    Mean,
+    /// One model's rating = value (FastChat: `mixtral-8x7b-instruct-v0.1` = 1114).
+    Anchor { model: String, value: f64 },
+    /// Ratings become the predicted win rate in % against this model (Arena-Hard).
+    Baseline { model: String },
+}
+
+/// Options of a ranking. `Default` gives LMArena's conventions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankOptions {
+    pub method: Method,
+    pub ci: Ci,
+    /// Bootstrap rounds (default 1000).
+    pub rounds: u32,
+    /// Bootstrap seed (default 0).
+    pub seed: u64,
+    /// Confidence level of the intervals (default 0.95).
+    pub level: f64,
+    /// Rating = init + (scale / ln base)·θ: defaults 400, 10, 1000.
+    pub scale: f64,
+    pub base: f64,
+    pub init: f64,
+    pub identify: Identify,
+    /// L2 ridge λ on θ (natural scale), ½λ‖θ‖²; default 0.
+    pub ridge: f64,
+    /// arena-rank's `hessian_reg` for the sandwich (default 1e-5, times N for unweighted data).
+    pub hessian_reg: f64,
+    /// Stop when max |gradient| ≤ tolerance · N (default 1e-12).
+    pub tolerance: f64,
+    /// Elo K-factor (default 4).
+    pub k: f64,
+    /// Row shaping: both-bad ties, arena-rank reweighting.
+    pub rows: RowOptions,
+}
+
+impl Default for RankOptions {
+    fn default() -> Self {
+        Self {
+            method: Method::Bt,
+            ci: Ci::None,
+            rounds: 1000,
+            seed: 0,
+            level: 0.95,
+            scale: 400.0,
+            base: 10.0,
+            init: 1000.0,
+            identify: Identify::Mean,
+            ridge: 0.0,
+            hessian_reg: 1e-5,
+            tolerance: 1e-12,
+            k: 4.0,
+            rows: RowOptions::default(),
+        }
+    }
+}
+
+/// The ridge used when the comparison graph is not strongly connected and the caller asked for none: a standard
+/// normal prior on θ (Music Arena's ½‖θ‖²). It keeps every rating finite; the models it cannot pin are marked.
+pub const FALLBACK_RIDGE: f64 = 1.0;
+
+/// One leaderboard row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelRating {
+    pub model: String,
+    pub rating: f64,
+    pub lower: f64,
+    pub upper: f64,
+    /// Variance of the rating (sandwich or bootstrap), 0 without intervals.
+    pub variance: f64,
+    /// FastChat's displayed rank: 1 + number of models whose lower bound is above this model's upper bound.
+    pub rank: u32,
+    pub battles: u64,
+    pub wins: u64,
+    pub losses: u64,
+    pub ties: u64,
+    /// False where the data cannot pin the rating (undefeated, winless, cut off, or no battles).
+    pub identified: bool,
+}
+
+/// A leaderboard, models sorted by rating (best first).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Leaderboard {
+    pub method: Method,
+    pub ci: Ci,
+    pub level: f64,
+    /// Bootstrap rounds run (0 without a bootstrap).
+    pub rounds: u32,
+    pub seed: u64,
+    /// The ridge the fit used (0 unless asked for, or [`FALLBACK_RIDGE`] for data without a finite MLE).
+    pub ridge: f64,
+    /// Newton iterations of the point fit (0 for Elo).
+    pub iterations: usize,
+    /// Number of battles ranked.
+    pub battles: u64,
+    pub models: Vec<ModelRating>,
+    /// Facts the caller should know (fallback ridge, unidentified models).
+    pub warnings: Vec<String>,
+    /// Where the work ran: "cpu" (the GPU path reports its own).
+    pub device: String,
+    /// Rating-scale values before identification, by model id (for predicted probabilities).
+    #[serde(skip)]
+    pub raw: Vec<f64>,
+}
+
+/// A ranking in progress: the point estimate is done; bootstrap rounds run on demand.
+pub struct Ranking {
+    options: RankOptions,
+    models: Vec<String>,
+    tallies: Vec<Tally>,
+    identified: Vec<bool>,
+    warnings: Vec<String>,
+    /// Rating-scale point estimate (α·θ for BT, R − init for Elo), by model id.
+    raw: Vec<f64>,
+    ridge: f64,
+    iterations: usize,
+    total: f64,
+    variance: Option<Vec<f64>>,
+    work: Work,
+    /// Bootstrap samples after identification: `samples[round * n + model]`.
+    samples: Vec<f64>,
+    done: u32,
+}
+
+enum Work {
+    Bt { rows: Rows, index: PairIndex, cumulative: Vec<u64>, theta: Vec<f64>, n_total: u64 },
+    Elo { games: Vec<Game> },
+}
+
+impl Ranking {
+    /// Validates options and computes the point estimate (and sandwich intervals).
+    ///
+    /// # Errors
+    /// `EMPTY` without battles, `UNKNOWN_MODEL` for an anchor or baseline not in the data, `INVALID_OPTION`.
+    pub fn new(battles: &Battles, options: &RankOptions) -> Result<Self> {
+        validate(options)?;
+        for name in reference_model(&options.identify) {
+            if battles.model_id(name).is_none() {
+                return Err(Error::UnknownModel { model: name.to_owned(), option: "anchor" });
+            }
+        }
+        let rows = Rows::new(battles, &options.rows);
+        let total = rows.total();
+        if total == 0.0 {
+            let why = if battles.is_empty() { "" } else { " (every battle was excluded or had count 0)" };
+            return Err(Error::Empty(why.into()));
+        }
+        let n = rows.n_models;
+        let index = pair_index(&rows.rows);
+        let mut pairs = Vec::new();
+        pair_totals(&rows.rows, rows.rows.iter().map(|r| r.count), &index, &mut pairs);
+        let components = Components::new(n, &pairs);
+        let identified: Vec<bool> = (0..n).map(|m| components.identified(m)).collect();
+        let mut warnings = Vec::new();
+        let unidentified: Vec<&str> =
+            (0..n).filter(|&m| !identified[m]).map(|m| battles.models()[m].as_str()).collect();
+        if !unidentified.is_empty() {
+            warnings.push(format!(
+                "the comparison graph is not strongly connected: the data cannot pin the ratings of {} ({}){}",
+                plural(unidentified.len(), "model"),
+                preview(&unidentified),
+                if options.method == Method::Bt && options.ridge == 0.0 {
+                    format!("; fitted with ridge {FALLBACK_RIDGE} (a standard normal prior on θ) to keep ratings finite")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        let alpha = options.scale / options.base.ln();
+        let tallies = rows.tallies();
+        let models = battles.models().to_vec();
+        let (raw, ridge, iterations, variance, work) = match options.method {
+            Method::Bt => {
+                let ridge = if options.ridge == 0.0 && !components.strongly_connected() {
+                    FALLBACK_RIDGE
+                } else {
+                    options.ridge
+                };
+                let fit = bt::fit(n, &pairs, ridge, None, options.tolerance);
+                let variance = (options.ci == Ci::Sandwich).then(|| {
+                    let cov = bt::sandwich(&fit.theta, &rows.rows, rows.unweighted, options.hessian_reg, ridge);
+                    let reference = reference_model(&options.identify).next().and_then(|m| battles.model_id(m));
+                    (0..n)
+                        .map(|i| {
+                            let v = match reference {
+                                Some(r) => cov[[i, i]] + cov[[r, r]] - 2.0 * cov[[i, r]],
+                                None => cov[[i, i]],
+                            };
+                            v.max(0.0) * alpha * alpha
+                        })
+                        .collect()
+                });
+                let raw = fit.theta.iter().map(|t| t * alpha).collect();
+                let mut cumulative = Vec::with_capacity(rows.rows.len());
+                let mut acc = 0u64;
+                for r in &rows.rows {
+                    acc += r.count as u64;
+                    cumulative.push(acc);
+                }
+                let work = Work::Bt { rows, index, cumulative, theta: fit.theta, n_total: acc };
+                (raw, ridge, fit.iterations, variance, work)
+            }
+            Method::Elo => {
+                let games = elo::games(battles, options.rows.both_bad);
+                let mut r = Vec::new();
+                elo::run(n, &games, 0..games.len(), &elo_params(options), &mut r);
+                let raw = r.iter().map(|x| x - options.init).collect();
+                (raw, 0.0, 0, None, Work::Elo { games })
+            }
+        };
+        Ok(Self {
+            options: options.clone(),
+            models,
+            tallies,
+            identified,
+            warnings,
+            raw,
+            ridge,
+            iterations,
+            total,
+            variance,
+            work,
+            samples: Vec::new(),
+            done: 0,
+        })
+    }
+
+    /// Bootstrap rounds still to run (0 unless `ci` is bootstrap).
+    pub fn remaining(&self) -> u32 {
+        if self.options.ci == Ci::Bootstrap { self.options.rounds - self.done } else { 0 }
+    }
+
+    /// Rounds run so far.
+    pub fn done(&self) -> u32 {
+        self.done
+    }
+
+    /// Runs up to `k` more bootstrap rounds. Round r always draws the same resample for the same seed, so the
+    /// result does not depend on how the rounds are chunked.
+    pub fn run_rounds(&mut self, k: u32) {
+        let n = self.models.len();
+        let end = self.done + k.min(self.remaining());
+        let mut scratch = Scratch::default();
+        for round in self.done..end {
+            let draws = Draws::new(self.options.seed, round);
+            let raw = self.resample(&draws, &mut scratch);
+            let start = self.samples.len();
+            self.samples.resize(start + n, 0.0);
+            identify(&raw, &self.options, &self.models, &mut self.samples[start..]);
+        }
+        self.done = end;
+    }
+
+    fn resample(&self, draws: &Draws, s: &mut Scratch) -> Vec<f64> {
+        let n = self.models.len();
+        match &self.work {
+            Work::Bt { rows, index, cumulative, theta, n_total } => {
+                s.idx.resize(*n_total as usize, 0);
+                draws.fill_below(*n_total, &mut s.idx);
+                s.counts.clear();
+                s.counts.resize(rows.rows.len(), 0.0);
+                for &u in &s.idx {
+                    s.counts[cumulative.partition_point(|&c| c <= u)] += 1.0;
+                }
+                pair_totals(&rows.rows, s.counts.iter().copied(), index, &mut s.pairs);
+                let connected = Components::new(n, &s.pairs).strongly_connected();
+                let ridge = if self.ridge == 0.0 && !connected { FALLBACK_RIDGE } else { self.ridge };
+                let start = (ridge == self.ridge).then_some(theta.as_slice());
+                let fit = bt::fit(n, &s.pairs, ridge, start, self.options.tolerance.max(1e-10));
+                let alpha = self.options.scale / self.options.base.ln();
+                fit.theta.iter().map(|t| t * alpha).collect()
+            }
+            Work::Elo { games } => {
+                s.idx.resize(games.len(), 0);
+                draws.fill_below(games.len() as u64, &mut s.idx);
+                let mut r = Vec::new();
+                elo::run(n, games, s.idx.iter().map(|&i| i as usize), &elo_params(&self.options), &mut r);
+                r.iter().map(|x| x - self.options.init).collect()
+            }
+        }
+    }
+
+    /// The leaderboard from the point estimate and whatever intervals are done.
+    pub fn leaderboard(&self) -> Leaderboard {
+        let n = self.models.len();
+        let mut rating = vec![0.0; n];
+        identify(&self.raw, &self.options, &self.models, &mut rating);
+        let (lower, upper, var) = self.intervals(&rating);
+        let mut models: Vec<ModelRating> = (0..n)
+            .map(|m| ModelRating {
+                model: self.models[m].clone(),
+                rating: rating[m],
+                lower: lower[m],
+                upper: upper[m],
+                variance: var[m],
+                rank: 0,
+                battles: self.tallies[m].battles,
+                wins: self.tallies[m].wins,
+                losses: self.tallies[m].losses,
+                ties: self.tallies[m].ties,
+                identified: self.identified[m],
+            })
+            .collect();
+        for m in 0..n {
+            let better = models.iter().filter(|o| o.lower > models[m].upper).count();
+            models[m].rank = 1 + better as u32;
+        }
+        models.sort_by(|p, q| q.rating.total_cmp(&p.rating).then_with(|| p.model.cmp(&q.model)));
+        Leaderboard {
+            method: self.options.method,
+            ci: self.options.ci,
+            level: self.options.level,
+            rounds: self.done,
+            seed: self.options.seed,
+            ridge: self.ridge,
+            iterations: self.iterations,
+            battles: self.total as u64,
+            models,
+            warnings: self.warnings.clone(),
+            device: "cpu".into(),
+            raw: self.raw.clone(),
+        }
+    }
+
+    fn intervals(&self, rating: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let n = rating.len();
+        let tail = (1.0 - self.options.level) / 2.0;
+        match self.options.ci {
+            Ci::None => (rating.to_vec(), rating.to_vec(), vec![0.0; n]),
+            Ci::Sandwich => {
+                let var = self.variance.clone().unwrap_or_else(|| vec![0.0; n]);
+                let z = normal_quantile(1.0 - tail);
+                let bounds: Vec<(f64, f64)> = (0..n).map(|m| self.sandwich_bounds(m, rating[m], z * var[m].sqrt())).collect();
+                (bounds.iter().map(|b| b.0).collect(), bounds.iter().map(|b| b.1).collect(), var)
+            }
+            Ci::Bootstrap if self.done == 0 => (rating.to_vec(), rating.to_vec(), vec![0.0; n]),
+            Ci::Bootstrap => {
+                let rounds = self.done as usize;
+                let mut lower = vec![0.0; n];
+                let mut upper = vec![0.0; n];
+                let mut var = vec![0.0; n];
+                let mut column = vec![0.0; rounds];
+                for m in 0..n {
+                    for (r, c) in column.iter_mut().enumerate() {
+                        *c = self.samples[r * n + m];
+                    }
+                    var[m] = variance(&column);
+                    column.sort_by(f64::total_cmp);
+                    lower[m] = quantile_sorted(&column, tail);
+                    upper[m] = quantile_sorted(&column, 1.0 - tail);
+                }
+                (lower, upper, var)
+            }
+        }
+    }
+
+    /// rating ± half-width for mean and anchor identification; for a baseline, the win-rate transform of the
+    /// contrast's bounds.
+    fn sandwich_bounds(&self, m: usize, rating: f64, half: f64) -> (f64, f64) {
+        match &self.options.identify {
+            Identify::Mean | Identify::Anchor { .. } => (rating - half, rating + half),
+            Identify::Baseline { model } => {
+                let r = self.models.iter().position(|x| x == model).map_or(0.0, |i| self.raw[i]);
+                let c = self.raw[m] - r;
+                let (o, base) = (&self.options, self.options.base);
+                let win = |x: f64| 100.0 / (1.0 + base.powf(-x / o.scale));
+                (win(c - half), win(c + half))
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Scratch {
+    idx: Vec<u64>,
+    counts: Vec<f64>,
+    pairs: Vec<Pair>,
+}
+
+fn elo_params(o: &RankOptions) -> EloParams {
+    EloParams { k: o.k, scale: o.scale, base: o.base, init: o.init }
+}
+
+fn reference_model(identify: &Identify) -> impl Iterator<Item = &str> {
+    match identify {
+        Identify::Mean => None,
+        Identify::Anchor { model, .. } | Identify::Baseline { model } => Some(model.as_str()),
+    }
+    .into_iter()
+}
+
+/// Maps rating-scale values (before identification) to reported ratings.
+fn identify(raw: &[f64], o: &RankOptions, models: &[String], out: &mut [f64]) {
+    let position = |name: &str| models.iter().position(|m| m == name).unwrap_or(0);
+    match &o.identify {
+        Identify::Mean => {
+            let mean = raw.iter().sum::<f64>() / raw.len() as f64;
+            for (y, x) in out.iter_mut().zip(raw) {
+                *y = o.init + (x - mean);
+            }
+        }
+        Identify::Anchor { model, value } => {
+            let r = raw[position(model)];
+            for (y, x) in out.iter_mut().zip(raw) {
+                *y = value + (x - r);
+            }
+        }
+        Identify::Baseline { model } => {
+            let r = raw[position(model)];
+            for (y, x) in out.iter_mut().zip(raw) {
+                *y = 100.0 / (1.0 + o.base.powf((r - x) / o.scale));
+            }
+        }
+    }
+}
+
+fn validate(o: &RankOptions) -> Result<()> {
+    let check = |ok: bool, option: &'static str, why: &str| if ok { Ok(()) } else { Err(Error::option(option, why)) };
+    check(o.level > 0.0 && o.level < 1.0, "level", "must be strictly between 0 and 1")?;
+    check(o.scale.is_finite() && o.scale > 0.0, "scale", "must be a finite number > 0")?;
+    check(o.base.is_finite() && o.base > 1.0, "base", "must be a finite number > 1")?;
+    check(o.init.is_finite(), "init", "must be finite")?;
+    check(o.ridge.is_finite() && o.ridge >= 0.0, "ridge", "must be a finite number ≥ 0")?;
+    check(o.hessian_reg.is_finite() && o.hessian_reg >= 0.0, "hessianReg", "must be a finite number ≥ 0")?;
+    check(o.tolerance.is_finite() && o.tolerance > 0.0, "tolerance", "must be a finite number > 0")?;
+    check(o.k.is_finite() && o.k > 0.0, "k", "must be a finite number > 0")?;
+    check(o.rows.min_pair_count.is_finite() && o.rows.min_pair_count >= 0.0, "minPairCount", "must be ≥ 0")?;
+    check(o.ci != Ci::Bootstrap || o.rounds > 0, "rounds", "must be ≥ 1 for a bootstrap")?;
+    check(!(o.ci == Ci::Sandwich && o.method == Method::Elo), "ci", "the sandwich needs method bt")?;
+    if let Identify::Anchor { value, .. } = &o.identify {
+        check(value.is_finite(), "anchor", "the anchor value must be finite")?;
+    }
+    Ok(())
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+fn preview(names: &[&str]) -> String {
+    let shown: Vec<&str> = names.iter().take(5).copied().collect();
+    let more = names.len().saturating_sub(5);
+    if more > 0 { format!("{}, and {more} more", shown.join(", ")) } else { shown.join(", ") }
+}
+
+/// Ranks battles in one call (all bootstrap rounds included).
+///
+/// # Errors
+/// As [`Ranking::new`].
+pub fn rank(battles: &Battles, options: &RankOptions) -> Result<Leaderboard> {
+    let mut ranking = Ranking::new(battles, options)?;
+    ranking.run_rounds(ranking.remaining());
+    Ok(ranking.leaderboard())
+}
