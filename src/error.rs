@@ -85,7 +85,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn option(option: &'static str, why: impl Into<String>) -> Self {
+    /// An `INVALID_OPTION` error.
+    pub fn option(option: &'static str, why: impl Into<String>) -> Self {
         Error::InvalidOption { option, why: why.into() }
     }
 }

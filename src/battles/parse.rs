@@ -156,7 +156,11 @@ enum Slot {
 }
 
 impl<'a> Raw<'a> {
+    /// Stores a field; empty (or blank) values count as absent.
     fn set(&mut self, slot: Slot, value: Cow<'a, str>) {
+        if value.trim().is_empty() {
+            return;
+        }
         let field = match slot {
             Slot::A => &mut self.a,
             Slot::B => &mut self.b,
@@ -203,6 +207,9 @@ pub(super) fn parse(text: &str, options: &ParseOptions) -> crate::Result<Battles
         f => f,
     };
     let mut sink = Sink::new(options);
+    if text.trim().is_empty() {
+        return Ok(sink.battles);
+    }
     match format {
         Format::Json => parse_json(text, &mut sink)?,
         Format::Jsonl => parse_jsonl(text, &mut sink)?,
