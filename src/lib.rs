@@ -10,6 +10,9 @@ pub mod rank;
 pub mod rng;
 pub mod stats;
 
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
 pub use battles::{Battles, BothBad, Format, Outcome, ParseOptions};
 pub use error::{Error, Result};
 pub use rank::{rank, Ci, Identify, Leaderboard, Method, RankOptions, Ranking};

@@ -6,45 +6,61 @@ use ndarray::Array2;
 /// Lower-triangular Cholesky factor of a symmetric positive-definite matrix, or `None` if it is not positive
 /// definite (to working precision).
 pub fn cholesky(a: &Array2<f64>) -> Option<Array2<f64>> {
+    let mut l = Array2::<f64>::zeros(a.raw_dim());
+    cholesky_into(a, &mut l).then_some(l)
+}
+
+/// Cholesky into a preallocated `l` (row-major; rows are contiguous so the inner products vectorise).
+/// Returns false when `a` is not positive definite.
+pub fn cholesky_into(a: &Array2<f64>, l: &mut Array2<f64>) -> bool {
     let n = a.nrows();
-    let mut l = Array2::<f64>::zeros((n, n));
+    let l = l.as_slice_mut().expect("standard layout");
+    l.fill(0.0);
     for j in 0..n {
-        let mut d = a[[j, j]];
-        for k in 0..j {
-            d -= l[[j, k]] * l[[j, k]];
-        }
+        let (done, rest) = l.split_at_mut(j * n);
+        let row_j = &mut rest[..n];
+        let d = a[[j, j]] - dot(&row_j[..j], &row_j[..j]);
         if !(d > 0.0 && d.is_finite()) {
-            return None;
+            return false;
         }
         let d = d.sqrt();
-        l[[j, j]] = d;
+        row_j[j] = d;
+        let _ = done;
         for i in j + 1..n {
-            let mut s = a[[i, j]];
-            for k in 0..j {
-                s -= l[[i, k]] * l[[j, k]];
-            }
-            l[[i, j]] = s / d;
+            let (upper, lower) = l.split_at_mut(i * n);
+            let row_j = &upper[j * n..j * n + j];
+            let row_i = &mut lower[..n];
+            row_i[j] = (a[[i, j]] - dot(&row_i[..j], row_j)) / d;
         }
     }
-    Some(l)
+    true
+}
+
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
+    let tail: f64 = xc.remainder().iter().zip(yc.remainder()).map(|(a, b)| a * b).sum();
+    for (a, b) in xc.zip(yc) {
+        for k in 0..4 {
+            acc[k] += a[k] * b[k];
+        }
+    }
+    acc[0] + acc[1] + acc[2] + acc[3] + tail
 }
 
 /// Solves `L Lᵀ x = b` in place.
 pub fn cholesky_solve(l: &Array2<f64>, b: &mut [f64]) {
     let n = l.nrows();
+    let ls = l.as_slice().expect("standard layout");
     for i in 0..n {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= l[[i, k]] * b[k];
-        }
-        b[i] = s / l[[i, i]];
+        b[i] = (b[i] - dot(&ls[i * n..i * n + i], &b[..i])) / ls[i * n + i];
     }
     for i in (0..n).rev() {
         let mut s = b[i];
         for k in i + 1..n {
-            s -= l[[k, i]] * b[k];
+            s -= ls[k * n + i] * b[k];
         }
-        b[i] = s / l[[i, i]];
+        b[i] = s / ls[i * n + i];
     }
 }
 

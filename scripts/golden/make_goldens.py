@@ -224,7 +224,7 @@ def evalica_bootstrap(xs, ys, winners, models, timings: dict) -> dict:
         "intervals": iv, "mean_width": width,
         "intervals_strength": iv_p,  # evalica's own low/high on the strength scale
         "n_resamples": N_BOOT, "random_state": BOOT_SEED, "bootstrap_method": "percentile",
-        "resampling": "scipy.stats.bootstrap, paired resampling of the 8931 battles",
+        "resampling": f"scipy.stats.bootstrap, paired resampling of the {len(xs)} battles",
         **EVALICA_BT,
     }
 

@@ -7,6 +7,7 @@ use super::Leaderboard;
 
 /// Matrices indexed like `models` (the leaderboard order, best first).
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Matrices {
     pub models: Vec<String>,
     /// Battles between i and j, both sides.

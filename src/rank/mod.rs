@@ -157,6 +157,7 @@ pub struct Ranking {
     options: RankOptions,
     models: Vec<String>,
     tallies: Vec<Tally>,
+    rows: Rows,
     identified: Vec<bool>,
     warnings: Vec<String>,
     /// Rating-scale point estimate (α·θ for BT, R − init for Elo), by model id.
@@ -172,7 +173,12 @@ pub struct Ranking {
 }
 
 enum Work {
-    Bt { rows: Rows, index: PairIndex, cumulative: Vec<u64>, theta: Vec<f64>, n_total: u64 },
+    Bt {
+        index: PairIndex,
+        /// Row of each battle (counts expanded), so a drawn battle finds its row in O(1).
+        battle_row: Vec<u32>,
+        theta: Vec<f64>,
+    },
     Elo { games: Vec<Game> },
 }
 
@@ -240,13 +246,11 @@ impl Ranking {
                         .collect()
                 });
                 let raw = fit.theta.iter().map(|t| t * alpha).collect();
-                let mut cumulative = Vec::with_capacity(rows.rows.len());
-                let mut acc = 0u64;
-                for r in &rows.rows {
-                    acc += r.count as u64;
-                    cumulative.push(acc);
+                let mut battle_row = Vec::with_capacity(total as usize);
+                for (k, r) in rows.rows.iter().enumerate() {
+                    battle_row.extend(std::iter::repeat_n(k as u32, r.count as usize));
                 }
-                let work = Work::Bt { rows, index, cumulative, theta: fit.theta, n_total: acc };
+                let work = Work::Bt { index, battle_row, theta: fit.theta };
                 (raw, ridge, fit.iterations, variance, work)
             }
             Method::Elo => {
@@ -261,6 +265,7 @@ impl Ranking {
             options: options.clone(),
             models,
             tallies,
+            rows,
             identified,
             warnings,
             raw,
@@ -303,21 +308,28 @@ impl Ranking {
     fn resample(&self, draws: &Draws, s: &mut Scratch) -> Vec<f64> {
         let n = self.models.len();
         match &self.work {
-            Work::Bt { rows, index, cumulative, theta, n_total } => {
-                s.idx.resize(*n_total as usize, 0);
-                draws.fill_below(*n_total, &mut s.idx);
+            Work::Bt { index, battle_row, theta } => {
+                let rows = &self.rows.rows;
+                s.idx.resize(battle_row.len(), 0);
+                draws.fill_below(battle_row.len() as u64, &mut s.idx);
                 s.counts.clear();
-                s.counts.resize(rows.rows.len(), 0.0);
+                s.counts.resize(rows.len(), 0.0);
                 for &u in &s.idx {
-                    s.counts[cumulative.partition_point(|&c| c <= u)] += 1.0;
+                    s.counts[battle_row[u as usize] as usize] += 1.0;
                 }
-                pair_totals(&rows.rows, s.counts.iter().copied(), index, &mut s.pairs);
+                pair_totals(rows, s.counts.iter().copied(), index, &mut s.pairs);
                 let connected = Components::new(n, &s.pairs).strongly_connected();
                 let ridge = if self.ridge == 0.0 && !connected { FALLBACK_RIDGE } else { self.ridge };
-                let start = (ridge == self.ridge).then_some(theta.as_slice());
-                let fit = bt::fit(n, &s.pairs, ridge, start, self.options.tolerance.max(1e-10));
+                // Warm start from the full-data fit when the problem is the same kind; from zero otherwise.
+                s.theta.clear();
+                if ridge == self.ridge {
+                    s.theta.extend_from_slice(theta);
+                } else {
+                    s.theta.resize(n, 0.0);
+                }
+                bt::fit_in(&mut s.workspace, &s.pairs, ridge, &mut s.theta, self.options.tolerance.max(1e-10));
                 let alpha = self.options.scale / self.options.base.ln();
-                fit.theta.iter().map(|t| t * alpha).collect()
+                s.theta.iter().map(|t| t * alpha).collect()
             }
             Work::Elo { games } => {
                 s.idx.resize(games.len(), 0);
@@ -403,6 +415,11 @@ impl Ranking {
         }
     }
 
+    /// Counts, observed win rates and predicted probabilities, in leaderboard order.
+    pub fn matrices(&self) -> matrix::Matrices {
+        matrix::matrices(&self.leaderboard(), &self.rows, &self.models, self.options.scale, self.options.base)
+    }
+
     /// rating ± half-width for mean and anchor identification; for a baseline, the win-rate transform of the
     /// contrast's bounds.
     fn sandwich_bounds(&self, m: usize, rating: f64, half: f64) -> (f64, f64) {
@@ -424,6 +441,8 @@ struct Scratch {
     idx: Vec<u64>,
     counts: Vec<f64>,
     pairs: Vec<Pair>,
+    theta: Vec<f64>,
+    workspace: bt::Workspace,
 }
 
 fn elo_params(o: &RankOptions) -> EloParams {

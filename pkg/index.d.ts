@@ -1,0 +1,220 @@
+/**
+ * arbiter: exact, fast arena statistics (Bradley-Terry, Elo, confidence intervals) for Node, pages and Web Workers.
+ *
+ * ```js
+ * import { init, Battles, rank } from 'arbiter';
+ * await init();
+ * const battles = Battles.parse(jsonlText);            // LMArena records
+ * const board = await rank(battles, { ci: 'bootstrap', rounds: 1000, seed: 0 });
+ * battles.free();
+ * ```
+ *
+ * Every error thrown is an `ArbiterError` (`name === 'ArbiterError'`) with a stable `code` and, for bad input, the
+ * 1-based `row` it concerns.
+ */
+
+/** Stable error codes. */
+export type ErrorCode =
+  | 'PARSE'
+  | 'MISSING_FIELD'
+  | 'UNKNOWN_LABEL'
+  | 'INVALID_NUMBER'
+  | 'SELF_BATTLE'
+  | 'EMPTY'
+  | 'UNKNOWN_MODEL'
+  | 'INVALID_OPTION'
+  | 'CANCELLED'
+  | 'GPU'
+  | 'NOT_INITIALIZED'
+  | 'FREED';
+
+/** The errors arbiter throws. */
+export interface ArbiterError extends Error {
+  name: 'ArbiterError';
+  code: ErrorCode;
+  /** Line (JSONL, CSV) or element number (JSON array), from 1, when a row is to blame. */
+  row?: number;
+}
+
+/**
+ * Loads the wasm module; idempotent (every call returns the same Promise). Node reads it from disk; a page or worker
+ * fetches it next to this file unless `input` says where it is.
+ */
+export function init(input?: string | URL | Request | Response | BufferSource | WebAssembly.Module): Promise<void>;
+
+/** Where each field of a record is. Defaults are LMArena's names. */
+export interface Columns {
+  /** Side A's model. Default `model_a`. */
+  modelA?: string;
+  /** Side B's model. Default `model_b`. */
+  modelB?: string;
+  /** The verdict. Default `winner` (`outcome` is accepted when `winner` is absent). */
+  winner?: string;
+  /** Identical battles a row stands for (counts tables). Default `count`. */
+  count?: string;
+  /** A positive per-row weight. Default `weight`. */
+  weight?: string;
+  /** The item (prompt + pair). Default `id`. */
+  id?: string;
+  /** Who voted. Default `judge`. */
+  judge?: string;
+  /** Default `category`. */
+  category?: string;
+  /** Default `tstamp`. */
+  tstamp?: string;
+}
+
+/** Winner labels per outcome. The A and B column names always count as A and B labels too. */
+export interface Labels {
+  /** Default `['model_a']`. */
+  a?: string[];
+  /** Default `['model_b']`. */
+  b?: string[];
+  /** Default `['tie']`. */
+  tie?: string[];
+  /** Default `['tie (bothbad)']`. */
+  bothBad?: string[];
+}
+
+/** How to read a battles file. */
+export interface ParseOptions {
+  /** `auto` (default) guesses from the first character: `[` JSON, `{` JSONL, otherwise CSV. `counts` is CSV with a required count column. */
+  format?: 'auto' | 'json' | 'jsonl' | 'csv' | 'counts';
+  columns?: Columns;
+  labels?: Labels;
+  /** Skip invalid rows and list them in `Battles.skipped` instead of throwing on the first. Default false. */
+  skipInvalid?: boolean;
+}
+
+/** A row that `skipInvalid` left out. */
+export interface Skipped {
+  row: number;
+  code: ErrorCode;
+  message: string;
+}
+
+/** Parsed battles. Long-lived: call `free()` when done. */
+export class Battles {
+  private constructor();
+  /** Parses LMArena JSON or JSONL, CSV with a column mapping, or a counts table, from text or UTF-8 bytes. */
+  static parse(data: string | Uint8Array, options?: ParseOptions): Battles;
+  /** Number of records. */
+  readonly length: number;
+  /** Number of battles (the sum of counts). */
+  readonly total: number;
+  /** Model names in order of first appearance. */
+  readonly models: string[];
+  /** Rows left out by `skipInvalid`. */
+  readonly skipped: Skipped[];
+  /** The battles as LMArena JSONL (lossless for the fields arbiter reads). */
+  toJsonl(): string;
+  /** Releases the wasm memory. */
+  free(): void;
+  [Symbol.dispose](): void;
+}
+
+/** Options of a ranking. Defaults are LMArena's conventions. */
+export interface RankOptions {
+  /** `bt` (default): Bradley-Terry MLE, ties as ½ win. `elo`: online Elo in input order. */
+  method?: 'bt' | 'elo';
+  /** `none` (default), `sandwich` (arena-rank's robust covariance; bt only) or `bootstrap` (seeded, percentile). */
+  ci?: 'none' | 'sandwich' | 'bootstrap';
+  /** Bootstrap rounds. Default 1000. */
+  rounds?: number;
+  /** Bootstrap seed, a whole number below 2^53. The same seed gives the same intervals everywhere. Default 0. */
+  seed?: number;
+  /** Confidence level. Default 0.95. */
+  level?: number;
+  /** Rating = init + (scale / ln base)·θ. Defaults 400, 10, 1000. */
+  scale?: number;
+  base?: number;
+  init?: number;
+  /** Fix one model's rating (FastChat: `{model: 'mixtral-8x7b-instruct-v0.1', value: 1114}`). Default: mean = init. */
+  anchor?: { model: string; value: number };
+  /** Report ratings as the predicted win rate in % against this model (Arena-Hard style). */
+  baseline?: string;
+  /** L2 ridge λ on θ (½λ‖θ‖²). Default 0; data without a finite MLE fall back to 1 (see `warnings`). */
+  ridge?: number;
+  /** arena-rank's sandwich `hessian_reg` (times N for unweighted data). Default 1e-5. */
+  hessianReg?: number;
+  /** Newton stops when max |gradient| ≤ tolerance · N. Default 1e-12. */
+  tolerance?: number;
+  /** Elo K-factor. Default 4. */
+  k?: number;
+  /** `tie` (default, LMArena): both-bad ties count as ties. `exclude` (Music Arena): left out. */
+  bothBad?: 'tie' | 'exclude';
+  /** arena-rank's `reweighted`: weight each battle by 1 / max(pair count, minPairCount). Default false. */
+  reweighted?: boolean;
+  /** Default 50. */
+  minPairCount?: number;
+  /** Also return count, win-rate and predicted-probability matrices. Default false. */
+  matrices?: boolean;
+}
+
+/** Options only `rank()` (the asynchronous form) takes. */
+export interface AsyncRankOptions extends RankOptions {
+  /** Called after each slice of bootstrap rounds. */
+  onProgress?: (progress: { done: number; total: number }) => void;
+  /** Aborting rejects with an `ArbiterError` of code `CANCELLED`. */
+  signal?: AbortSignal;
+  /** Length of a slice of work between yields to the event loop, in ms. Default 20. */
+  chunkMs?: number;
+}
+
+/** One leaderboard row. */
+export interface ModelRating {
+  model: string;
+  rating: number;
+  /** Interval bounds at `level` (equal to `rating` when `ci` is `none`). */
+  lower: number;
+  upper: number;
+  /** Variance of the rating (sandwich or bootstrap); 0 without intervals. */
+  variance: number;
+  /** FastChat's displayed rank: 1 + the number of models whose lower bound is above this model's upper bound. */
+  rank: number;
+  battles: number;
+  wins: number;
+  losses: number;
+  ties: number;
+  /** False where the data cannot pin the rating (undefeated, winless, cut off from the rest). */
+  identified: boolean;
+}
+
+/** Pairwise matrices, rows and columns in leaderboard order. */
+export interface Matrices {
+  models: string[];
+  /** Battles between i and j. */
+  counts: number[][];
+  /** Observed score of i against j (ties ½), `null` where they never met. */
+  winRate: (number | null)[][];
+  /** P(i beats j) predicted by the ratings. */
+  predicted: number[][];
+}
+
+/** A leaderboard: models sorted by rating, best first. */
+export interface Leaderboard {
+  method: 'bt' | 'elo';
+  ci: 'none' | 'sandwich' | 'bootstrap';
+  level: number;
+  /** Bootstrap rounds run. */
+  rounds: number;
+  seed: number;
+  /** The ridge the fit used. */
+  ridge: number;
+  /** Newton iterations of the point fit. */
+  iterations: number;
+  /** Battles ranked. */
+  battles: number;
+  models: ModelRating[];
+  /** Things to know about the result (e.g. a fallback ridge for data without a finite MLE). */
+  warnings: string[];
+  /** Where the work ran: `cpu`, or the GPU adapter. */
+  device: string;
+  matrices?: Matrices;
+}
+
+/** Ranks battles synchronously (the whole bootstrap in one call). */
+export function rankSync(battles: Battles, options?: RankOptions): Leaderboard;
+
+/** Ranks battles, running the bootstrap in slices that keep a page responsive, with progress and cancellation. */
+export function rank(battles: Battles, options?: AsyncRankOptions): Promise<Leaderboard>;

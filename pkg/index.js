@@ -1,0 +1,142 @@
+// arbiter: the public JS API. A thin layer over the wasm-bindgen module in ./wasm: it loads the module once,
+// accepts strings or bytes, turns long computations into Promises with progress and cancellation, and returns plain
+// objects. Types and documentation: index.d.ts.
+import initWasm, { RawBattles, RawRanking } from './wasm/arbiter.js';
+
+let ready = null;
+let loaded = false;
+
+const isNode = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string';
+
+/**
+ * Loads the wasm module. Idempotent: every call returns the same Promise. In Node the module is read from disk; in a
+ * page or worker it is fetched next to this file unless `input` (URL, Response, bytes or WebAssembly.Module) is given.
+ */
+export function init(input) {
+  if (!ready) {
+    ready = (async () => {
+      let source = input;
+      if (source === undefined && isNode) {
+        const { readFile } = await import('node:fs/promises');
+        source = await readFile(new URL('./wasm/arbiter_bg.wasm', import.meta.url));
+      }
+      await initWasm(source === undefined ? undefined : { module_or_path: source });
+      loaded = true;
+    })();
+    ready.catch(() => { ready = null; });
+  }
+  return ready;
+}
+
+function arbiterError(code, message) {
+  const err = new Error(message);
+  err.name = 'ArbiterError';
+  err.code = code;
+  return err;
+}
+
+function requireInit() {
+  if (!loaded) throw arbiterError('NOT_INITIALIZED', 'call `await init()` before using arbiter');
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+/** A parsed set of battles. Long-lived: call `free()` when done (or use `using`). */
+export class Battles {
+  #raw;
+  constructor(raw) {
+    this.#raw = raw;
+  }
+
+  /** Parses LMArena JSON/JSONL, mapped CSV or a counts table, from a string or UTF-8 bytes. */
+  static parse(data, options = {}) {
+    requireInit();
+    const text = typeof data === 'string' ? data : decoder.decode(data);
+    return new Battles(RawBattles.parse(text, options));
+  }
+
+  get length() { return this.#live().length; }
+  get total() { return this.#live().total; }
+  get models() { return this.#live().models; }
+  get skipped() { return this.#live().skipped; }
+  toJsonl() { return this.#live().toJsonl(); }
+
+  /** Releases the wasm memory. Further use throws. */
+  free() {
+    if (this.#raw) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+  [Symbol.dispose]() { this.free(); }
+
+  /** @internal */
+  get raw() { return this.#live(); }
+
+  #live() {
+    if (!this.#raw) throw arbiterError('FREED', 'these battles were freed');
+    return this.#raw;
+  }
+}
+
+const JS_ONLY = ['onProgress', 'signal', 'matrices', 'chunkMs'];
+
+function split(options) {
+  const core = { ...options };
+  for (const key of JS_ONLY) delete core[key];
+  return core;
+}
+
+function toBattles(battles) {
+  if (battles instanceof Battles) return battles.raw;
+  throw arbiterError('INVALID_OPTION', 'invalid argument `battles`: expected a Battles object from Battles.parse()');
+}
+
+function finish(ranking, options) {
+  const board = ranking.leaderboard();
+  if (options.matrices) board.matrices = ranking.matrices();
+  return board;
+}
+
+/**
+ * Ranks battles synchronously (the whole bootstrap at once). Prefer `rank()` in a page: it keeps the page responsive.
+ */
+export function rankSync(battles, options = {}) {
+  requireInit();
+  const ranking = new RawRanking(toBattles(battles), split(options));
+  try {
+    ranking.runRounds(ranking.remaining);
+    return finish(ranking, options);
+  } finally {
+    ranking.free();
+  }
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Ranks battles. The bootstrap runs in slices of about `chunkMs` (default 20 ms), yielding to the event loop between
+ * slices, calling `onProgress({done, total})`, and stopping with an error of code `CANCELLED` when `signal` aborts.
+ */
+export async function rank(battles, options = {}) {
+  await init();
+  const { onProgress, signal, chunkMs = 20 } = options;
+  if (signal?.aborted) throw arbiterError('CANCELLED', 'cancelled');
+  const ranking = new RawRanking(toBattles(battles), split(options));
+  try {
+    const total = ranking.remaining;
+    let chunk = 1;
+    while (ranking.remaining > 0) {
+      const start = performance.now();
+      ranking.runRounds(chunk);
+      const elapsed = performance.now() - start;
+      chunk = Math.max(1, Math.min(1000, Math.round(chunk * (elapsed > 0 ? chunkMs / elapsed : 2))));
+      onProgress?.({ done: ranking.done, total });
+      await tick();
+      if (signal?.aborted) throw arbiterError('CANCELLED', 'cancelled');
+    }
+    return finish(ranking, options);
+  } finally {
+    ranking.free();
+  }
+}

@@ -1,0 +1,152 @@
+// One JS test suite for every runtime: Node (tests/js/node.mjs), a page and a Web Worker in headless Chromium
+// (tests/js/browser.mjs). A runner passes `env`: { arbiter, load(path) -> Promise<string> } where path is relative
+// to the repository root, and `../shared/...` reaches the shared data.
+
+export function assert(cond, message) {
+  if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+
+function close(a, b, tol, what) {
+  assert(Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tol ${tol})`);
+}
+
+async function throwsCode(fn, code) {
+  try {
+    await fn();
+  } catch (e) {
+    assert(e instanceof Error && e.name === 'ArbiterError', `expected an ArbiterError, got ${e}`);
+    assert(e.code === code, `expected code ${code}, got ${e.code}: ${e.message}`);
+    return e;
+  }
+  throw new Error(`expected an error with code ${code}`);
+}
+
+const LLMFAO = '../shared/data/llmfao/crowd-comparisons.csv';
+const MAPPING = { columns: { modelA: 'left', modelB: 'right' } };
+
+async function llmfao(env) {
+  return env.arbiter.Battles.parse(await env.load(LLMFAO), MAPPING);
+}
+
+function byModel(board) {
+  return Object.fromEntries(board.models.map((m) => [m.model, m]));
+}
+
+export const tests = [
+  ['init is idempotent', async ({ arbiter }) => {
+    const a = arbiter.init();
+    assert(a === arbiter.init(), 'same promise');
+    await a;
+  }],
+
+  ['parses LLMFAO crowd votes with a column mapping', async (env) => {
+    const b = await llmfao(env);
+    assert(b.length === 8931 && b.total === 8931, `length ${b.length}`);
+    assert(b.models.length === 59, 'models');
+    const again = env.arbiter.Battles.parse(new TextEncoder().encode(b.toJsonl()));
+    assert(again.length === 8931, 'JSONL round trip');
+    b.free();
+    again.free();
+  }],
+
+  ['Bradley-Terry matches arena-rank and evalica to 1e-6 Elo; sandwich matches arena-rank to 1e-3', async (env) => {
+    const golden = JSON.parse(await env.load('tests/golden/llmfao.json'));
+    const b = await llmfao(env);
+    const board = byModel(env.arbiter.rankSync(b, { ci: 'sandwich' }));
+    b.free();
+    const ar = golden.arena_rank_bt;
+    for (const [model, rating] of Object.entries(ar.ratings)) {
+      close(board[model].rating, rating, 1e-6, `${model} rating vs arena-rank`);
+      close(board[model].rating, golden.evalica_bt.ratings[model], 1e-6, `${model} rating vs evalica`);
+      close(board[model].lower, ar.rating_lower[model], 1e-3, `${model} lower`);
+      close(board[model].upper, ar.rating_upper[model], 1e-3, `${model} upper`);
+    }
+  }],
+
+  ['online Elo matches evalica (K=4, file order) to 1e-9', async (env) => {
+    const csv = await env.load('../shared/data/llmfao/evalica-llmfao-golden.csv');
+    const b = await llmfao(env);
+    const board = byModel(env.arbiter.rankSync(b, { method: 'elo' }));
+    b.free();
+    let n = 0;
+    for (const line of csv.split('\n')) {
+      const m = line.match(/^elo,(.*),([^,]+)$/);
+      if (!m) continue;
+      const model = m[1].replace(/^"|"$/g, '');
+      close(board[model].rating, Number(m[2]), 1e-9, `${model} Elo`);
+      n += 1;
+    }
+    assert(n === 59, `compared ${n} models`);
+  }],
+
+  ['a seeded bootstrap is reproducible and equals the native result', async (env) => {
+    const golden = JSON.parse(await env.load('tests/golden/arbiter-bootstrap.json'));
+    const b = await llmfao(env);
+    const options = { ci: 'bootstrap', rounds: golden.rounds, seed: golden.seed };
+    const first = await env.arbiter.rank(b, options);
+    const second = env.arbiter.rankSync(b, options);
+    b.free();
+    assert(JSON.stringify(first.models) === JSON.stringify(second.models), 'repeated runs identical');
+    const native = Object.fromEntries(golden.models.map((m) => [m.model, m]));
+    for (const m of first.models) {
+      close(m.lower, native[m.model].lower, 1e-9, `${m.model} lower vs native`);
+      close(m.upper, native[m.model].upper, 1e-9, `${m.model} upper vs native`);
+    }
+  }],
+
+  ['rank() reports progress and can be cancelled', async (env) => {
+    const b = await llmfao(env);
+    const seen = [];
+    await env.arbiter.rank(b, { ci: 'bootstrap', rounds: 50, onProgress: (p) => seen.push(p) });
+    assert(seen.length > 0 && seen.at(-1).done === 50 && seen.at(-1).total === 50, JSON.stringify(seen.at(-1)));
+    const controller = new AbortController();
+    await throwsCode(
+      () => env.arbiter.rank(b, { ci: 'bootstrap', rounds: 100000, signal: controller.signal, onProgress: () => controller.abort() }),
+      'CANCELLED',
+    );
+    b.free();
+  }],
+
+  ['errors are ArbiterErrors with a code and a row', async ({ arbiter }) => {
+    const good = '{"model_a":"x","model_b":"y","winner":"model_a"}';
+    const e = await throwsCode(() => arbiter.Battles.parse(`${good}\n{"model_a":"x",\n`), 'PARSE');
+    assert(e.row === 2, `row ${e.row}`);
+    await throwsCode(() => arbiter.Battles.parse('{"model_a":"x","model_b":"x","winner":"tie"}'), 'SELF_BATTLE');
+    await throwsCode(() => arbiter.Battles.parse(good, { colums: {} }), 'INVALID_OPTION');
+    const b = arbiter.Battles.parse(good);
+    await throwsCode(() => arbiter.rankSync(b, { cii: 'sandwich' }), 'INVALID_OPTION');
+    await throwsCode(() => arbiter.rankSync(b, { anchor: { model: 'nope', value: 1 } }), 'UNKNOWN_MODEL');
+    await throwsCode(() => arbiter.rankSync(arbiter.Battles.parse(''), {}), 'EMPTY');
+    b.free();
+    await throwsCode(() => b.length, 'FREED');
+    const skipped = arbiter.Battles.parse(`${good}\nnot json\n`, { skipInvalid: true });
+    assert(skipped.length === 1 && skipped.skipped[0].row === 2 && skipped.skipped[0].code === 'PARSE', 'skipped');
+    skipped.free();
+  }],
+
+  ['degenerate data gives finite, flagged results', async ({ arbiter }) => {
+    const b = arbiter.Battles.parse('model_a,model_b,winner\ntop,a,model_a\na,b,model_a\nb,a,model_a\n');
+    for (const ci of ['none', 'sandwich', 'bootstrap']) {
+      const board = arbiter.rankSync(b, { ci, rounds: 20 });
+      for (const m of board.models) {
+        for (const v of [m.rating, m.lower, m.upper, m.variance]) assert(Number.isFinite(v), `${ci} ${m.model}`);
+      }
+      assert(byModel(board).top.identified === false && byModel(board).a.identified === true, 'identified');
+      assert(board.warnings.length === 1, 'warning');
+    }
+    b.free();
+  }],
+
+  ['matrices, anchors and baselines', async (env) => {
+    const b = await llmfao(env);
+    const board = env.arbiter.rankSync(b, { matrices: true, anchor: { model: 'GPT 4', value: 1200 } });
+    assert(byModel(board)['GPT 4'].rating === 1200, 'anchor');
+    const m = board.matrices;
+    assert(m.models.length === 59 && m.counts.length === 59 && m.predicted[0].length === 59, 'shape');
+    close(m.predicted[0][1] + m.predicted[1][0], 1, 1e-12, 'P + P^T = 1');
+    assert(m.winRate.some((row) => row.includes(null)), 'unmet pairs are null');
+    const win = env.arbiter.rankSync(b, { baseline: 'GPT 4' });
+    close(byModel(win)['GPT 4'].rating, 50, 1e-12, 'baseline is 50%');
+    b.free();
+  }],
+];
