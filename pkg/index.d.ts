@@ -153,6 +153,8 @@ export interface RankOptions {
 
 /** Options only `rank()` (the asynchronous form) takes. */
 export interface AsyncRankOptions extends RankOptions {
+  /** Compute the predicted-probability matrix on this GPU (`device` then names the adapter). */
+  gpu?: Gpu | null;
   /** Called after each slice of bootstrap rounds. */
   onProgress?: (progress: { done: number; total: number }) => void;
   /** Aborting rejects with an `ArbiterError` of code `CANCELLED`. */
@@ -218,3 +220,16 @@ export function rankSync(battles: Battles, options?: RankOptions): Leaderboard;
 
 /** Ranks battles, running the bootstrap in slices that keep a page responsive, with progress and cancellation. */
 export function rank(battles: Battles, options?: AsyncRankOptions): Promise<Leaderboard>;
+
+/** A WebGPU device with arbiter's kernels. Long-lived: call `free()` when done. */
+export class Gpu {
+  private constructor();
+  /** Resolves to a context, or to `null` where WebGPU or an adapter is unavailable (the CPU path then runs). */
+  static request(): Promise<Gpu | null>;
+  /** The adapter's name and backend. */
+  readonly adapter: string;
+  /** P(i beats j) for ratings on the rating scale, row-major n×n: the GPU twin of `matrices.predicted` (f32). */
+  predicted(ratings: ArrayLike<number>, options?: { scale?: number; base?: number }): Promise<Float32Array>;
+  free(): void;
+  [Symbol.dispose](): void;
+}

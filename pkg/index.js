@@ -1,7 +1,7 @@
 // arbiter: the public JS API. A thin layer over the wasm-bindgen module in ./wasm: it loads the module once,
 // accepts strings or bytes, turns long computations into Promises with progress and cancellation, and returns plain
 // objects. Types and documentation: index.d.ts.
-import initWasm, { RawBattles, RawRanking } from './wasm/arbiter.js';
+import initWasm, { RawBattles, RawGpu, RawRanking } from './wasm/arbiter.js';
 
 let ready = null;
 let loaded = false;
@@ -79,7 +79,7 @@ export class Battles {
   }
 }
 
-const JS_ONLY = ['onProgress', 'signal', 'matrices', 'chunkMs'];
+const JS_ONLY = ['onProgress', 'signal', 'matrices', 'chunkMs', 'gpu'];
 
 function split(options) {
   const core = { ...options };
@@ -96,6 +96,61 @@ function finish(ranking, options) {
   const board = ranking.leaderboard();
   if (options.matrices) board.matrices = ranking.matrices();
   return board;
+}
+
+/** Replaces the CPU predicted matrix by the GPU's; on a GPU failure keeps the CPU result and says so. */
+async function predictOnGpu(board, ranking, options) {
+  const { gpu, scale = 400, base = 10 } = options;
+  if (!gpu || !board.matrices) return board;
+  try {
+    const flat = await gpu.predicted(ranking.ratingScale(), { scale, base });
+    const n = board.matrices.models.length;
+    board.matrices.predicted = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * n, (i + 1) * n)));
+    board.device = gpu.adapter;
+  } catch (e) {
+    board.warnings.push(`the GPU failed (${e.message}); the CPU result is shown`);
+  }
+  return board;
+}
+
+/** A WebGPU device with arbiter's kernels. Long-lived: call `free()` when done. */
+export class Gpu {
+  #raw;
+  constructor(raw) {
+    this.#raw = raw;
+  }
+
+  /** Resolves to a GPU context, or to `null` where WebGPU or an adapter is unavailable. */
+  static async request() {
+    await init();
+    if (typeof navigator === 'undefined' || !navigator.gpu) return null;
+    try {
+      return new Gpu(await RawGpu.request());
+    } catch {
+      return null;
+    }
+  }
+
+  /** The adapter's name and backend. */
+  get adapter() { return this.#live().adapter; }
+
+  /** P(i beats j) for ratings (row-major n×n Float32Array), the GPU twin of `matrices.predicted`. */
+  async predicted(ratings, { scale = 400, base = 10 } = {}) {
+    return this.#live().predicted(Float64Array.from(ratings), scale, base);
+  }
+
+  free() {
+    if (this.#raw) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+  [Symbol.dispose]() { this.free(); }
+
+  #live() {
+    if (!this.#raw) throw arbiterError('FREED', 'this GPU context was freed');
+    return this.#raw;
+  }
 }
 
 /**
@@ -135,7 +190,7 @@ export async function rank(battles, options = {}) {
       await tick();
       if (signal?.aborted) throw arbiterError('CANCELLED', 'cancelled');
     }
-    return finish(ranking, options);
+    return await predictOnGpu(finish(ranking, options), ranking, options);
   } finally {
     ranking.free();
   }

@@ -5,6 +5,8 @@
 
 pub mod battles;
 pub mod error;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 mod linalg;
 pub mod rank;
 pub mod rng;

@@ -279,6 +279,11 @@ impl Ranking {
         })
     }
 
+    /// Model names by model id.
+    pub fn models(&self) -> &[String] {
+        &self.models
+    }
+
     /// Bootstrap rounds still to run (0 unless `ci` is bootstrap).
     pub fn remaining(&self) -> u32 {
         if self.options.ci == Ci::Bootstrap { self.options.rounds - self.done } else { 0 }

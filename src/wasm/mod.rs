@@ -4,6 +4,8 @@
 //! Every function returns `Result<_, JsValue>` whose error is a JS `Error` with a stable `code` (and `row` when a
 //! row is to blame), so no panic crosses the boundary for bad input.
 
+#[cfg(feature = "gpu")]
+mod gpu;
 mod options;
 
 use wasm_bindgen::prelude::*;
@@ -108,6 +110,14 @@ impl JsRanking {
     /// The leaderboard as a plain object.
     pub fn leaderboard(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.leaderboard())
+    }
+
+    /// Rating-scale values (before identification) in leaderboard order, for predicted probabilities.
+    #[wasm_bindgen(js_name = ratingScale)]
+    pub fn rating_scale(&self) -> Vec<f64> {
+        let board = self.inner.leaderboard();
+        let models = self.inner.models();
+        board.models.iter().map(|m| models.iter().position(|x| *x == m.model).map_or(0.0, |i| board.raw[i])).collect()
     }
 
     /// Counts, observed win rates and predicted probabilities, in leaderboard order.

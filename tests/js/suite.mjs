@@ -150,3 +150,41 @@ export const tests = [
     b.free();
   }],
 ];
+
+function syntheticBattles(arbiter, n) {
+  const lines = ['model_a,model_b,winner'];
+  for (let i = 0; i < n; i += 1) {
+    for (let j = i + 1; j < n; j += 1) {
+      if ((i * 7 + j * 3) % 5 === 0 && j - i > 2) continue;
+      const w = (i * 13 + j * 17) % 3;
+      lines.push(`m${i},m${j},${['model_a', 'model_b', 'tie'][w]}`, `m${j},m${i},${w === 0 ? 'model_a' : 'model_b'}`);
+    }
+  }
+  return arbiter.Battles.parse(lines.join('\n'));
+}
+
+tests.push(['the GPU predicted-probability kernel matches its CPU twin at odd sizes (|Δp| ≤ 2e-6)', async ({ arbiter }) => {
+  const gpu = await arbiter.Gpu.request();
+  const expected = globalThis.__arbiterExpectGpu || typeof window !== 'undefined' || typeof WorkerGlobalScope !== 'undefined';
+  if (!gpu) {
+    assert(!expected, 'a WebGPU adapter was expected here');
+    return;
+  }
+  try {
+    assert(gpu.adapter.length > 0, 'adapter name');
+    for (const n of [3, 17, 59, 137]) {
+      const b = syntheticBattles(arbiter, n);
+      const cpu = arbiter.rankSync(b, { matrices: true });
+      const onGpu = await arbiter.rank(b, { matrices: true, gpu });
+      b.free();
+      assert(onGpu.device === gpu.adapter && cpu.device === 'cpu', `device ${onGpu.device}`);
+      for (let i = 0; i < n; i += 1) {
+        for (let j = 0; j < n; j += 1) {
+          close(onGpu.matrices.predicted[i][j], cpu.matrices.predicted[i][j], 2e-6, `n=${n} P[${i}][${j}]`);
+        }
+      }
+    }
+  } finally {
+    gpu.free();
+  }
+}]);

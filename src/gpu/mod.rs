@@ -1,0 +1,117 @@
+//! The GPU layer: the only module that touches wgpu. One context type over native backends (Vulkan, GL) and the
+//! browser's WebGPU; kernels are WGSL files in `shaders/`, each with a CPU twin in the core and a parity test.
+//!
+//! Errors a caller cannot anticipate (no adapter, validation failure, device lost, out of memory) come back as
+//! `Error::Gpu`; the default wgpu handler, which panics, is replaced so nothing panics across the wasm boundary.
+
+mod predicted;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+
+/// WGSL sources, validated with naga in native tests (the browser compiles them without naga).
+pub const SHADERS: &[(&str, &str)] = &[("predicted.wgsl", include_str!("shaders/predicted.wgsl"))];
+
+/// A GPU device and queue with the pipelines arbiter uses.
+pub struct Gpu {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    lost: Arc<AtomicBool>,
+    last_error: Arc<Mutex<Option<String>>>,
+    predicted: predicted::Kernel,
+}
+
+impl Gpu {
+    /// Requests an adapter (high performance preferred) and a device with that adapter's limits.
+    ///
+    /// # Errors
+    /// `GPU` when there is no adapter or the device cannot be created.
+    pub async fn new() -> Result<Self> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+        let instance = wgpu::Instance::new(desc);
+        let options = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        };
+        let adapter = instance.request_adapter(&options).await.map_err(|e| Error::Gpu(format!("no adapter: {e}")))?;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("arbiter"),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("cannot create a device: {e}")))?;
+        let lost = Arc::new(AtomicBool::new(false));
+        let flag = lost.clone();
+        device.set_device_lost_callback(move |_, _| flag.store(true, Ordering::SeqCst));
+        let last_error = Arc::new(Mutex::new(None));
+        let sink = last_error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut slot) = sink.lock() {
+                *slot = Some(e.to_string());
+            }
+        }));
+        let predicted = predicted::Kernel::new(&device);
+        Ok(Self { device, queue, info: adapter.get_info(), limits, lost, last_error, predicted })
+    }
+
+    /// The adapter's name and backend, e.g. `"llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)"`.
+    pub fn adapter(&self) -> String {
+        format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(Error::Gpu("the device was lost".into()));
+        }
+        if let Some(e) = self.last_error.lock().ok().and_then(|mut s| s.take()) {
+            return Err(Error::Gpu(e));
+        }
+        Ok(())
+    }
+
+    /// Predicted P(i ≻ j) for rating-scale values `raw` (row-major n×n, f32). GPU twin of
+    /// [`crate::rank::matrix::predicted`].
+    ///
+    /// # Errors
+    /// `GPU` when the device fails or is lost.
+    pub async fn predicted(&self, raw: &[f64], scale: f64, base: f64) -> Result<Vec<f32>> {
+        self.check()?;
+        let out = predicted::run(self, raw, (base.ln() / scale) as f32).await?;
+        self.check()?;
+        Ok(out)
+    }
+}
+
+/// Copies `size` bytes of `source` back to the CPU.
+async fn read_back(gpu: &Gpu, source: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("arbiter readback"),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+    encoder.copy_buffer_to_buffer(source, 0, &staging, 0, size);
+    gpu.queue.submit([encoder.finish()]);
+    let (sender, receiver) = futures_channel::oneshot::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |result| {
+        let _ = sender.send(result);
+    });
+    #[cfg(not(target_arch = "wasm32"))]
+    gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(e.to_string()))?;
+    receiver
+        .await
+        .map_err(|_| Error::Gpu("the readback was dropped".into()))?
+        .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
+    let bytes = staging.get_mapped_range(..).map_err(|e| Error::Gpu(e.to_string()))?.to_vec();
+    staging.unmap();
+    Ok(bytes)
+}
