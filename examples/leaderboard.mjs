@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// A leaderboard from a battles file, with the npm package built in pkg/ (run scripts/build-wasm.sh first).
+//
+// node examples/leaderboard.mjs FILE [--format auto|json|jsonl|csv|counts] [--columns A,B,WINNER]
+//     [--method bt|elo] [--ci none|sandwich|bootstrap] [--rounds N] [--seed S] [--level 0.95]
+//     [--anchor MODEL=VALUE | --baseline MODEL] [--both-bad tie|exclude] [--ridge L] [--k K] [--skip-invalid] [--json]
+//
+// The same flags and output as `cargo run --example leaderboard`. Bad input: exit code 2 and one line on stderr,
+// `error[CODE] message`.
+import { readFile } from 'node:fs/promises';
+import { init, Battles, rank } from '../pkg/index.js';
+
+function usage(message) {
+  const err = new Error(message);
+  err.code = 'INVALID_OPTION';
+  return err;
+}
+
+function parseArgs(argv) {
+  const parse = {};
+  const options = {};
+  let file = null;
+  let json = false;
+  const number = (flag, v) => {
+    const x = Number(v);
+    if (v === undefined || v.trim() === '' || !Number.isFinite(x)) throw usage(`invalid option \`${flag}\`: \`${v}\` is not a valid number`);
+    return x;
+  };
+  for (let i = 0; i < argv.length; i += 1) {
+    const flag = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw usage(`invalid option \`${flag}\`: needs a value`);
+      i += 1;
+      return argv[i];
+    };
+    switch (flag) {
+      case '--json': json = true; break;
+      case '--skip-invalid': parse.skipInvalid = true; break;
+      case '--format': parse.format = value(); break;
+      case '--columns': {
+        const parts = value().split(',');
+        if (parts.length !== 3) throw usage('invalid option `--columns`: expects A,B,WINNER');
+        parse.columns = { modelA: parts[0], modelB: parts[1], winner: parts[2] };
+        break;
+      }
+      case '--method': options.method = value(); break;
+      case '--ci': options.ci = value(); break;
+      case '--rounds': options.rounds = number(flag, value()); break;
+      case '--seed': options.seed = number(flag, value()); break;
+      case '--level': options.level = number(flag, value()); break;
+      case '--ridge': options.ridge = number(flag, value()); break;
+      case '--k': options.k = number(flag, value()); break;
+      case '--anchor': {
+        const v = value();
+        const at = v.lastIndexOf('=');
+        if (at < 0) throw usage('invalid option `--anchor`: expects MODEL=VALUE');
+        options.anchor = { model: v.slice(0, at), value: number(flag, v.slice(at + 1)) };
+        break;
+      }
+      case '--baseline': options.baseline = value(); break;
+      case '--both-bad': options.bothBad = value(); break;
+      default:
+        if (flag.startsWith('--')) throw usage(`invalid option \`arguments\`: unknown flag \`${flag}\``);
+        if (file !== null) throw usage(`invalid option \`arguments\`: unexpected argument \`${flag}\``);
+        file = flag;
+    }
+  }
+  if (file === null) throw usage('invalid option `FILE`: usage: leaderboard FILE [options] (see the source for the list)');
+  return { file, parse, options, json };
+}
+
+function table(board, skipped) {
+  const width = Math.max(5, ...board.models.map((m) => [...m.model].length));
+  const num = (x) => x.toFixed(2).padStart(9);
+  const lines = [`${'rank'.padStart(4)}  ${'model'.padEnd(width)}  ${'rating'.padStart(9)}  ${'lower'.padStart(9)}  ${'upper'.padStart(9)}  ${'battles'.padStart(7)}`];
+  for (const m of board.models) {
+    const mark = m.identified ? '' : '  (not identified)';
+    lines.push(`${String(m.rank).padStart(4)}  ${m.model.padEnd(width)}  ${num(m.rating)}  ${num(m.lower)}  ${num(m.upper)}  ${String(m.battles).padStart(7)}${mark}`);
+  }
+  for (const w of board.warnings) lines.push(`warning: ${w}`);
+  if (skipped > 0) lines.push(`skipped ${skipped} invalid rows`);
+  return lines.join('\n');
+}
+
+try {
+  const args = parseArgs(process.argv.slice(2));
+  await init();
+  let bytes;
+  try {
+    bytes = await readFile(args.file);
+  } catch (e) {
+    throw usage(`invalid option \`FILE\`: cannot read \`${args.file}\`: ${e.message}`);
+  }
+  const battles = Battles.parse(bytes, args.parse);
+  const board = await rank(battles, args.options);
+  const skipped = battles.skipped;
+  battles.free();
+  console.log(args.json ? JSON.stringify({ ...board, skipped }) : table(board, skipped.length));
+} catch (e) {
+  if (!e.code) throw e;
+  console.error(`error[${e.code}] ${e.message}`);
+  process.exit(2);
+}
