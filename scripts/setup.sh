@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every prerequisite of the build and tests; skips what is already present so a warm machine stays fast.
-# Usage: scripts/setup.sh [--no-browser] [--no-python]
+# Usage: scripts/setup.sh [--no-browser] [--python]   (--python: the venv of peers that regenerates goldens)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -31,7 +31,7 @@ fi
 
 # --- Rust: the wasm32 target and wasm-bindgen-cli at exactly the Cargo.lock version.
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
-wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[" ]|version=/,""); print; exit}' Cargo.lock)
+wb_version=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;q}' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
   log "cargo install wasm-bindgen-cli $wb_version (about 4 minutes)"
   # --locked fails on this registry (a pinned dependency is missing), so resolve freshly.

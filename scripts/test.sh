@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit, golden, property and GPU-parity tests (lavapipe), the wasm build and its size budget,
+# the TypeScript declarations under tsc --strict, the JS suite in Node (Dawn) and in headless Chromium (page and
+# Worker), the examples' agreement, and the e2e test of the page. Installs what it needs first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+chmod 700 "$XDG_RUNTIME_DIR"
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo test (unit, golden, properties, GPU parity on lavapipe)"
+cargo test --release --all-targets
+
+step "wasm build and size budget"
+bash scripts/build-wasm.sh
+
+step "TypeScript declarations (tsc --strict)"
+node_modules/.bin/tsc -p tests/js/tsconfig.json
+
+step "examples"
+cargo build -q --release --example leaderboard
+node --test tests/js/examples.mjs
+
+step "JS suite in Node (WebGPU from Dawn on SwiftShader)"
+VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json NODE_OPTIONS="--import ./tests/js/webgpu-node.mjs" \
+  node --test tests/js/node.mjs
+
+step "JS suite in headless Chromium (page and Worker, WebGPU on SwiftShader)"
+node --test tests/js/browser.mjs
+
+step "e2e: the page in www/"
+node --test tests/e2e/page.mjs
+
+printf '\nall tests passed\n'

@@ -1,0 +1,77 @@
+// The two leaderboard examples (Rust and Node) take the same flags and print the same JSON; bad input exits 2
+// with the same one-line error. The Rust binary comes from `cargo build --release --example leaderboard`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('../../', import.meta.url).pathname;
+const rust = join(root, 'target/release/examples/leaderboard');
+const node = [join(root, 'examples/leaderboard.mjs')];
+const LLMFAO = join(root, '../shared/data/llmfao/crowd-comparisons.csv');
+
+function both(args) {
+  const r = spawnSync(rust, args, { encoding: 'utf8' });
+  const n = spawnSync(process.execPath, [...node, ...args], { encoding: 'utf8' });
+  return [r, n];
+}
+
+function closeJson(a, b, path = '') {
+  if (typeof a === 'number' && typeof b === 'number') {
+    assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a)), `${path}: ${a} vs ${b}`);
+  } else if (a && typeof a === 'object') {
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), path);
+    for (const k of Object.keys(a)) closeJson(a[k], b[k], `${path}.${k}`);
+  } else {
+    assert.equal(a, b, path);
+  }
+}
+
+for (const flags of [
+  ['--ci', 'sandwich'],
+  ['--method', 'elo'],
+  ['--ci', 'bootstrap', '--rounds', '200', '--seed', '7'],
+  ['--method', 'elo', '--ci', 'bootstrap', '--rounds', '50', '--anchor', 'GPT 4=1200'],
+  ['--baseline', 'GPT 3.5 Turbo', '--ci', 'sandwich', '--level', '0.9'],
+]) {
+  test(`examples agree: ${flags.join(' ')}`, () => {
+    const [r, n] = both([LLMFAO, '--columns', 'left,right,winner', '--json', ...flags]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(n.status, 0, n.stderr);
+    const [a, b] = [JSON.parse(r.stdout), JSON.parse(n.stdout)];
+    for (const key of ['method', 'ci', 'models']) assert.ok(key in a, key);
+    assert.equal(a.models[0].model, b.models[0].model);
+    closeJson(a, b);
+  });
+}
+
+test('a malformed JSONL line: exit 2 and one line naming the row', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'arbiter-'));
+  const file = join(dir, 'bad.jsonl');
+  writeFileSync(file, '{"model_a":"x","model_b":"y","winner":"model_a"}\n{"model_a":"x","model_b":"y","winner":"model_b"}\n{"model_a":"x",\n');
+  const [r, n] = both([file, '--json']);
+  for (const p of [r, n]) {
+    assert.equal(p.status, 2);
+    assert.equal(p.stdout, '');
+    const lines = p.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, p.stderr);
+    assert.match(lines[0], /^error\[PARSE\] row 3: /);
+  }
+  assert.equal(r.stderr, n.stderr);
+});
+
+test('LMArena JSONL from LLMFAO gives the same leaderboard as the mapped CSV', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'arbiter-'));
+  const file = join(dir, 'llmfao.jsonl');
+  const code = `import { init, Battles } from '${join(root, 'pkg/index.js')}';
+    import { readFileSync, writeFileSync } from 'node:fs';
+    await init();
+    const b = Battles.parse(readFileSync('${LLMFAO}'), { columns: { modelA: 'left', modelB: 'right' } });
+    writeFileSync('${file}', b.toJsonl());`;
+  execFileSync(process.execPath, ['--input-type=module', '-e', code]);
+  const [a] = both([file, '--json', '--ci', 'sandwich']);
+  const [c] = both([LLMFAO, '--columns', 'left,right,winner', '--json', '--ci', 'sandwich']);
+  closeJson(JSON.parse(a.stdout).models, JSON.parse(c.stdout).models);
+});
