@@ -39,8 +39,6 @@ function requireInit() {
   if (!loaded) throw arbiterError('NOT_INITIALIZED', 'call `await init()` before using arbiter');
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: false });
-
 /** A parsed set of battles. Long-lived: call `free()` when done (or use `using`). */
 export class Battles {
   #raw;
@@ -51,8 +49,9 @@ export class Battles {
   /** Parses LMArena JSON/JSONL, mapped CSV or a counts table, from a string or UTF-8 bytes. */
   static parse(data, options = {}) {
     requireInit();
-    const text = typeof data === 'string' ? data : decoder.decode(data);
-    return new Battles(RawBattles.parse(text, options));
+    if (typeof data === 'string') return new Battles(RawBattles.parse(data, options));
+    if (data instanceof Uint8Array) return new Battles(RawBattles.parseBytes(data, options));
+    throw arbiterError('INVALID_OPTION', 'invalid argument `data`: expected a string or a Uint8Array');
   }
 
   get length() { return this.#live().length; }

@@ -6,7 +6,7 @@ mod parse;
 
 pub use parse::{Columns, Format, Labels, ParseOptions, Skipped};
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// The result of one battle, from side A's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,7 +57,7 @@ pub enum BothBad {
 #[derive(Clone, Debug, Default)]
 pub struct Battles {
     models: Vec<String>,
-    index: HashMap<String, u32>,
+    index: FxHashMap<String, u32>,
     /// Model id of side A, per record.
     pub(crate) a: Vec<u32>,
     /// Model id of side B, per record.

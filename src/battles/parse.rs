@@ -247,25 +247,25 @@ impl<'o> Sink<'o> {
         }
     }
 
-    fn validate(&mut self, raw: &Raw<'_>, row: usize) -> crate::Result<()> {
+    fn validate<'r>(&mut self, raw: &'r Raw<'_>, row: usize) -> crate::Result<()> {
         let cols = &self.options.columns;
         let at = |field: &str| Location { row, field: Some(field.to_owned()) };
-        let required = |value: &Option<Cow<'_, str>>, field: &str| -> crate::Result<String> {
+        let required = |value: &'r Option<Cow<'_, str>>, field: &str| -> crate::Result<&'r str> {
             match value.as_deref().map(str::trim) {
-                Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                Some(v) if !v.is_empty() => Ok(v),
                 _ => Err(Error::MissingField { at: at(field) }),
             }
         };
         let a = required(&raw.a, &cols.model_a)?;
         let b = required(&raw.b, &cols.model_b)?;
         let label = required(&raw.winner, &cols.winner)?;
-        let outcome = self.outcome(&label).ok_or_else(|| Error::UnknownLabel {
+        let outcome = self.outcome(label).ok_or_else(|| Error::UnknownLabel {
             at: at(&cols.winner),
-            label: label.clone(),
+            label: label.to_owned(),
             expected: self.expected_labels(),
         })?;
         if a == b {
-            return Err(Error::SelfBattle { at: at(&cols.model_b), model: a });
+            return Err(Error::SelfBattle { at: at(&cols.model_b), model: a.to_owned() });
         }
         let count = match raw.count.as_deref() {
             None => 1,
@@ -290,7 +290,7 @@ impl<'o> Sink<'o> {
             })?),
         };
         let battles = &mut self.battles;
-        let i = battles.push(&a, &b, outcome, count)?;
+        let i = battles.push(a, b, outcome, count)?;
         if let Some(w) = weight {
             battles.weight.get_or_insert_with(|| vec![1.0; i + 1])[i] = w;
         }

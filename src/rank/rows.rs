@@ -1,7 +1,7 @@
 //! The sufficient statistics of pairwise battles: unique (A, B, outcome, weight) rows with counts, as arena-rank's
 //! `PairDataset` builds them, and the per-pair totals a Bradley-Terry fit needs.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::battles::{Battles, BothBad, Outcome};
 
@@ -69,7 +69,7 @@ impl Default for RowOptions {
 impl Rows {
     /// Aggregates battles into unique rows.
     pub fn new(battles: &Battles, options: &RowOptions) -> Self {
-        let mut map: HashMap<(u32, u32, u8, u64), f64> = HashMap::new();
+        let mut map: HashMap<(u32, u32, u8, u64), f64> = HashMap::default();
         for i in 0..battles.len() {
             let (a, b, outcome, count) = battles.record(i);
             if count == 0 || (outcome == Outcome::BothBad && options.both_bad == BothBad::Exclude) {
@@ -85,7 +85,7 @@ impl Rows {
             .collect();
         rows.sort_by(|p, q| (p.a, p.b, p.y.to_bits(), p.w.to_bits()).cmp(&(q.a, q.b, q.y.to_bits(), q.w.to_bits())));
         if options.reweighted {
-            let mut pair_total: HashMap<(u32, u32), f64> = HashMap::new();
+            let mut pair_total: HashMap<(u32, u32), f64> = HashMap::default();
             for r in &rows {
                 *pair_total.entry(unordered(r.a, r.b)).or_insert(0.0) += r.count;
             }
