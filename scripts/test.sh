@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+log=$(mktemp)
+exec > >(tee "$log") 2>&1
 
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 chmod 700 "$XDG_RUNTIME_DIR"
@@ -33,4 +35,8 @@ node --test tests/js/browser.mjs
 step "e2e: the page in www/"
 node --test tests/e2e/page.mjs
 
-printf '\nall tests passed\n'
+# One closing line over every runner: cargo's "test result" lines and node:test's "# pass/# fail" lines.
+sum() { grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }'; }
+passed=$(grep -hoE '(test result: ok\. [0-9]+ passed|^# pass [0-9]+)' "$log" | sum)
+failed=$(grep -hoE '^# fail [0-9]+' "$log" | sum)
+printf '\nall tests passed\n%s passed, %s failed\n' "$passed" "$failed"
