@@ -25,8 +25,10 @@ pub fn philox4x32(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     c
 }
 
-/// Uniform integers in `[0, n)` for draw `i` of stream `stream`, in pairs: counter `i / 2` gives draws `2k` and
-/// `2k + 1` from its two 64-bit halves. Mapping by the high word of `u·n` (Lemire) has bias below `n / 2^64`.
+/// Exactly uniform integers in `[0, n)`: draw `i` of stream `stream` comes from word `i % 4` of the Philox block at
+/// counter `(i / 4, stream, 0)`, mapped by Lemire's multiply-shift with rejection (integer-only, so native code,
+/// wasm and WGSL agree bit for bit). A rejected word (probability below n / 2^32) is redrawn from the block at
+/// counter `(i, stream, attempt)`, attempt = 1, 2, ...
 #[derive(Clone, Copy, Debug)]
 pub struct Draws {
     key: [u32; 2],
@@ -39,21 +41,35 @@ impl Draws {
         Self { key: [seed as u32, (seed >> 32) as u32], stream }
     }
 
-    /// The two 64-bit words of counter `k`.
-    pub fn words(&self, k: u64) -> [u64; 2] {
-        let x = philox4x32([k as u32, (k >> 32) as u32, self.stream, 0], self.key);
-        [u64::from(x[0]) | (u64::from(x[1]) << 32), u64::from(x[2]) | (u64::from(x[3]) << 32)]
+    fn block(&self, k: u64, attempt: u32) -> [u32; 4] {
+        philox4x32([k as u32, (k >> 32) as u32, self.stream, attempt], self.key)
     }
 
-    /// Fills `out` with draws `0..out.len()` in `[0, n)`.
-    pub fn fill_below(&self, n: u64, out: &mut [u64]) {
-        for (k, chunk) in out.chunks_mut(2).enumerate() {
-            let w = self.words(k as u64);
-            for (o, u) in chunk.iter_mut().zip(w) {
-                *o = ((u128::from(u) * u128::from(n)) >> 64) as u64;
+    /// Fills `out` with draws `0..out.len()` in `[0, n)`; `n` must be at least 1.
+    pub fn fill_below(&self, n: u32, out: &mut [u32]) {
+        // 2^32 mod n: the words below it in the low half would make some values more likely.
+        let threshold = n.wrapping_neg() % n;
+        for (k, chunk) in out.chunks_mut(4).enumerate() {
+            let words = self.block(k as u64, 0);
+            for (j, (o, &x)) in chunk.iter_mut().zip(&words).enumerate() {
+                *o = match below(x, n, threshold) {
+                    Some(v) => v,
+                    None => self.redraw(4 * k as u64 + j as u64, n, threshold),
+                };
             }
         }
     }
+
+    #[cold]
+    fn redraw(&self, i: u64, n: u32, threshold: u32) -> u32 {
+        (1..).find_map(|attempt| below(self.block(i, attempt)[0], n, threshold)).unwrap_or(0)
+    }
+}
+
+/// Lemire's map of a 32-bit word to `[0, n)`: the high half of x·n, unless the low half falls in the biased zone.
+fn below(x: u32, n: u32, threshold: u32) -> Option<u32> {
+    let m = u64::from(x) * u64::from(n);
+    ((m as u32) >= threshold).then_some((m >> 32) as u32)
 }
 
 #[cfg(test)]
@@ -72,6 +88,18 @@ mod tests {
             philox4x32([0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344], [0xa409_3822, 0x299f_31d0]),
             [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
         );
+    }
+
+    #[test]
+    fn lemire_rejection_is_exactly_uniform() {
+        // With n = 3 and 32-bit words, each value must have exactly (2^32 - threshold) / 3 preimages.
+        let n = 3u32;
+        let t = n.wrapping_neg() % n;
+        assert_eq!(t, 1);
+        assert_eq!(below(0, n, t), None);
+        assert_eq!(below(1, n, t), Some(0));
+        assert_eq!(below(u32::MAX, n, t), Some(2));
+        assert_eq!(u32::MAX.wrapping_neg() % u32::MAX, 1);
     }
 
     #[test]

@@ -157,3 +157,26 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// The bootstrap's allocation-free connectivity check agrees with the full component analysis.
+    #[test]
+    fn reach_agrees_with_components(list in prop::collection::vec((0u32..7, 0u32..7, 0u8..4), 0..25)) {
+        use arbiter::rank::graph::{Components, Reach};
+        use arbiter::rank::rows::Pair;
+        let mut pairs: Vec<Pair> = Vec::new();
+        for (i, j, kind) in list {
+            let (i, j) = (i.min(j), i.max(j));
+            if i == j || pairs.iter().any(|p| (p.i, p.j) == (i, j)) {
+                continue;
+            }
+            // kind: 0 = no battles this round, 1 = i always won, 2 = j always won, 3 = both scored.
+            let (n, s) = [(0.0, 0.0), (2.0, 2.0), (2.0, 0.0), (3.0, 1.5)][kind as usize];
+            pairs.push(Pair { i, j, n, s });
+        }
+        let index: Vec<(u32, u32)> = pairs.iter().map(|p| (p.i, p.j)).collect();
+        let expected = Components::new(7, &pairs).strongly_connected();
+        prop_assert_eq!(Reach::new(7, &index).strongly_connected(&pairs), expected);
+    }
+}

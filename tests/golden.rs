@@ -119,3 +119,47 @@ fn choix_pairwise_cases_match_ml_est() {
         }
     }
 }
+
+#[test]
+fn reweighted_bradley_terry_and_sandwich_match_arena_rank() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/llmfao-reweighted.json");
+    let golden: Value = serde_json::from_str(&common::read(&path)).unwrap();
+    let mut options = RankOptions { ci: Ci::Sandwich, ..RankOptions::default() };
+    options.rows.reweighted = true;
+    options.rows.min_pair_count = golden["min_pair_count"].as_f64().unwrap();
+    let ours = board(&options);
+    for (model, rating) in each(&golden["ratings"]) {
+        let m = get(&ours, model);
+        assert!((m.rating - rating).abs() <= 1e-6, "{model}: {} vs {rating}", m.rating);
+    }
+    for (model, lower) in each(&golden["rating_lower"]) {
+        assert!((get(&ours, model).lower - lower).abs() <= 1e-3, "lower {model}");
+    }
+    for (model, upper) in each(&golden["rating_upper"]) {
+        assert!((get(&ours, model).upper - upper).abs() <= 1e-3, "upper {model}");
+    }
+}
+
+#[test]
+fn weights_and_counts_are_consistent() {
+    // A counts table equals the expanded battles; uniform weights leave ratings unchanged.
+    let battles = common::llmfao_crowd();
+    let mut counts = String::from("model_a,model_b,winner,count\n");
+    let mut weighted = String::from("model_a,model_b,winner,weight\n");
+    for i in 0..battles.len() {
+        let (a, b, o, _) = battles.record(i);
+        let (a, b) = (&battles.models()[a], &battles.models()[b]);
+        counts.push_str(&format!("\"{a}\",\"{b}\",{},2\n", o.label()));
+        weighted.push_str(&format!("\"{a}\",\"{b}\",{},3.5\n", o.label()));
+    }
+    let base = rank(&battles, &RankOptions::default()).unwrap();
+    let mut o = arbiter::ParseOptions::default();
+    o.format = arbiter::Format::Counts;
+    let doubled = rank(&arbiter::Battles::parse(&counts, &o).unwrap(), &RankOptions::default()).unwrap();
+    let w = rank(&arbiter::Battles::parse(&weighted, &arbiter::ParseOptions::default()).unwrap(), &RankOptions::default()).unwrap();
+    for m in &base.models {
+        assert!((get(&doubled, &m.model).rating - m.rating).abs() < 1e-6);
+        assert!((get(&w, &m.model).rating - m.rating).abs() < 1e-6);
+        assert_eq!(get(&doubled, &m.model).battles, 2 * m.battles);
+    }
+}

@@ -45,24 +45,41 @@ fn loss(theta: &[f64], pairs: &[Pair], ridge: f64) -> f64 {
     l
 }
 
-/// Gradient and Hessian in one pass (one `exp` per pair).
-fn derivatives(theta: &[f64], pairs: &[Pair], ridge: f64, g: &mut [f64], h: &mut Array2<f64>) {
+/// Gradient and Hessian in one pass. P(i ≻ j) = w_i / (w_i + w_j) with strengths w = exp(θ − max θ): one `exp`
+/// per model instead of one per pair (the bootstrap's hot loop). When the ratings spread over more than 600 nats the
+/// strengths could underflow, and the per-pair logistic is used instead.
+fn derivatives(theta: &[f64], pairs: &[Pair], ridge: f64, w: &mut Vec<f64>, g: &mut [f64], h: &mut Array2<f64>) {
+    let n = theta.len();
     h.fill(0.0);
+    let hs = h.as_slice_mut().expect("standard layout");
     for (k, gk) in g.iter_mut().enumerate() {
         *gk = ridge * theta[k];
-        h[[k, k]] = ridge;
+        hs[k * n + k] = ridge;
+    }
+    let top = theta.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let bottom = theta.iter().copied().fold(f64::INFINITY, f64::min);
+    let strengths = top - bottom < 600.0;
+    if strengths {
+        w.clear();
+        w.extend(theta.iter().map(|t| (t - top).exp()));
     }
     for p in pairs {
         let (i, j) = (p.i as usize, p.j as usize);
-        let q = sigmoid(theta[i] - theta[j]);
+        let (q, one_minus_q) = if strengths {
+            let sum = w[i] + w[j];
+            (w[i] / sum, w[j] / sum)
+        } else {
+            let q = sigmoid(theta[i] - theta[j]);
+            (q, sigmoid(theta[j] - theta[i]))
+        };
         let r = p.n * q - p.s;
         g[i] += r;
         g[j] -= r;
-        let v = p.n * q * (1.0 - q);
-        h[[i, i]] += v;
-        h[[j, j]] += v;
-        h[[i, j]] -= v;
-        h[[j, i]] -= v;
+        let v = p.n * q * one_minus_q;
+        hs[i * n + i] += v;
+        hs[j * n + j] += v;
+        hs[i * n + j] -= v;
+        hs[j * n + i] -= v;
     }
 }
 
@@ -74,20 +91,29 @@ pub struct Workspace {
     step: Vec<f64>,
     previous: Vec<f64>,
     l: Array2<f64>,
+    strengths: Vec<f64>,
 }
 
 /// Fits θ by damped Newton from `start` (zeros when `None`). See [`fit_in`].
 pub fn fit(n: usize, pairs: &[Pair], ridge: f64, start: Option<&[f64]>, tolerance: f64) -> Fit {
     let mut theta = start.map_or_else(|| vec![0.0; n], <[f64]>::to_vec);
-    let (iterations, gradient) = fit_in(&mut Workspace::default(), pairs, ridge, &mut theta, tolerance);
+    let (iterations, gradient) = fit_in(&mut Workspace::default(), pairs, ridge, &mut theta, tolerance, 1e-7);
     Fit { theta, iterations, gradient }
 }
 
-/// Newton from `theta` in place until max |gradient| ≤ tolerance · N. With `ridge == 0` the data must be strongly
+/// Newton from `theta` in place until max |gradient| ≤ tolerance · N, or until a full step is smaller than
+/// `step_tolerance` (the error left after it is of order its square). With `ridge == 0` the data must be strongly
 /// connected (see [`super::graph`]); the caller guarantees it. Models without battles keep their value (their
 /// Hessian row is empty, so they are pinned with a unit diagonal). A step that raises the loss is halved.
 /// Returns (iterations, final max |gradient|).
-pub fn fit_in(ws: &mut Workspace, pairs: &[Pair], ridge: f64, theta: &mut [f64], tolerance: f64) -> (usize, f64) {
+pub fn fit_in(
+    ws: &mut Workspace,
+    pairs: &[Pair],
+    ridge: f64,
+    theta: &mut [f64],
+    tolerance: f64,
+    step_tolerance: f64,
+) -> (usize, f64) {
     let n = theta.len();
     let total: f64 = pairs.iter().map(|p| p.n).sum::<f64>().max(1.0);
     ws.g.resize(n, 0.0);
@@ -119,7 +145,7 @@ pub fn fit_in(ws: &mut Workspace, pairs: &[Pair], ridge: f64, theta: &mut [f64],
             best = current;
         }
         t = 1.0;
-        derivatives(theta, pairs, ridge, &mut ws.g, &mut ws.h);
+        derivatives(theta, pairs, ridge, &mut ws.strengths, &mut ws.g, &mut ws.h);
         gmax = ws.g.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
         if gmax <= tolerance * total || iterations == 200 {
             break;
@@ -149,9 +175,9 @@ pub fn fit_in(ws: &mut Workspace, pairs: &[Pair], ridge: f64, theta: &mut [f64],
             let step_mean = ws.step.iter().sum::<f64>() / n as f64;
             ws.step.iter_mut().for_each(|x| *x -= step_mean);
         }
-        // Newton converges quadratically: after a step below 1e-7 the error is of order 1e-14, so stop without
+        // Newton converges quadratically: after a step of size s the error is of order s², so stop without
         // another evaluation.
-        if largest < 1e-7 && iterations > 1 {
+        if largest < step_tolerance && iterations > 1 {
             break;
         }
     }

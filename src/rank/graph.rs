@@ -108,3 +108,70 @@ fn finish_order(out_edges: &[Vec<usize>], active: &[bool]) -> Vec<usize> {
     }
     order
 }
+
+/// A reusable strong-connectivity check over a fixed set of pairs whose totals change (bootstrap replicates): two
+/// searches from one model, forward along "scored against" edges and backward, without allocating.
+#[derive(Clone, Debug)]
+pub struct Reach {
+    /// For each model, its (other model, pair index) list, CSR-style.
+    start: Vec<usize>,
+    links: Vec<(u32, u32)>,
+    seen: Vec<bool>,
+    stack: Vec<u32>,
+}
+
+impl Reach {
+    /// Builds the adjacency of `n` models over the distinct pairs `(i, j)`.
+    pub fn new(n: usize, pairs: &[(u32, u32)]) -> Self {
+        let mut degree = vec![0usize; n + 1];
+        for &(i, j) in pairs {
+            degree[i as usize + 1] += 1;
+            degree[j as usize + 1] += 1;
+        }
+        for k in 0..n {
+            degree[k + 1] += degree[k];
+        }
+        let mut fill = degree.clone();
+        let mut links = vec![(0, 0); 2 * pairs.len()];
+        for (p, &(i, j)) in pairs.iter().enumerate() {
+            links[fill[i as usize]] = (j, p as u32);
+            fill[i as usize] += 1;
+            links[fill[j as usize]] = (i, p as u32);
+            fill[j as usize] += 1;
+        }
+        Self { start: degree, links, seen: vec![false; n], stack: Vec::new() }
+    }
+
+    /// True when the models with battles in `pairs` (same order as at construction) form one strongly connected
+    /// component of the scored-against graph.
+    pub fn strongly_connected(&mut self, pairs: &[Pair]) -> bool {
+        let n = self.seen.len();
+        let active = |m: usize, links: &[(u32, u32)], start: &[usize]| {
+            links[start[m]..start[m + 1]].iter().any(|&(_, p)| pairs[p as usize].n > 0.0)
+        };
+        let Some(root) = (0..n).find(|&m| active(m, &self.links, &self.start)) else { return true };
+        for forward in [true, false] {
+            self.seen.iter_mut().for_each(|s| *s = false);
+            self.seen[root] = true;
+            self.stack.clear();
+            self.stack.push(root as u32);
+            while let Some(v) = self.stack.pop() {
+                let v = v as usize;
+                for &(u, p) in &self.links[self.start[v]..self.start[v + 1]] {
+                    let pair = &pairs[p as usize];
+                    // Score of v against u in this pair, and of u against v.
+                    let (v_scored, u_scored) = if pair.i as usize == v { (pair.s, pair.n - pair.s) } else { (pair.n - pair.s, pair.s) };
+                    let edge = if forward { v_scored > 0.0 } else { u_scored > 0.0 };
+                    if edge && !self.seen[u as usize] {
+                        self.seen[u as usize] = true;
+                        self.stack.push(u);
+                    }
+                }
+            }
+            if (0..n).any(|m| !self.seen[m] && active(m, &self.links, &self.start)) {
+                return false;
+            }
+        }
+        true
+    }
+}
