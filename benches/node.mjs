@@ -31,9 +31,9 @@ const mapping = { columns: { modelA: 'left', modelB: 'right' } };
 const battles = Battles.parse(csv, mapping);
 const ours = {
   parse_s: time(() => Battles.parse(csv, mapping).free()),
-  bt_fit_s: time(() => rankSync(battles, {})),
-  sandwich_s: time(() => rankSync(battles, { ci: 'sandwich' })),
-  elo_s: time(() => rankSync(battles, { method: 'elo' })),
+  bt_fit_s: time(() => rankSync(battles, {}), { repeat: 200, warmup: 20 }),
+  sandwich_s: time(() => rankSync(battles, { ci: 'sandwich' }), { repeat: 200, warmup: 20 }),
+  elo_s: time(() => rankSync(battles, { method: 'elo' }), { repeat: 200, warmup: 20 }),
   bootstrap_1000_s: time(() => rankSync(battles, { ci: 'bootstrap', rounds: 1000 }), { repeat: quick ? 3 : 7, warmup: 1 }),
 };
 
@@ -49,14 +49,15 @@ b.free();
 ours.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
 
 let peers = null;
-const python = new URL('../.venv/bin/python', root).pathname;
+const python = new URL('.venv/bin/python', root).pathname;
 if (existsSync(python)) {
   peers = JSON.parse(execFileSync(python, [new URL('peers.py', import.meta.url).pathname, quick ? '--quick' : ''], { encoding: 'utf8', maxBuffer: 1 << 26 }));
 }
 
 const rows = [
   ['BT fit (LLMFAO)', 'bt_fit_s', 'evalica_bt_s', 'evalica'],
-  ['BT + sandwich CIs', 'sandwich_s', 'arena_rank_sandwich_s', 'arena-rank'],
+  ['BT + sandwich CIs', 'sandwich_s', 'arena_rank_fit_sandwich_s', 'arena-rank (fresh model: fit + CIs)'],
+  ['BT + sandwich CIs', 'sandwich_s', 'arena_rank_sandwich_warm_s', 'arena-rank (CIs only, fitted and compiled)'],
   ['online Elo', 'elo_s', 'evalica_elo_s', 'evalica'],
   ['1000-round bootstrap', 'bootstrap_1000_s', 'evalica_bootstrap_s', 'evalica'],
   ['parse LLMFAO CSV', 'parse_s', null, ''],
