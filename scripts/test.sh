@@ -12,6 +12,11 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 chmod 700 "$XDG_RUNTIME_DIR"
 step() { printf '\n== %s\n' "$*"; }
 
+step "rustfmt and clippy (native and wasm32, warnings are errors)"
+cargo fmt --check
+cargo clippy -q --release --all-targets -- -D warnings
+cargo clippy -q --release --target wasm32-unknown-unknown --lib -- -D warnings
+
 step "cargo test (unit, golden, properties, GPU parity on lavapipe)"
 cargo test --release --all-targets
 

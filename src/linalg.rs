@@ -39,7 +39,12 @@ pub fn cholesky_into(a: &Array2<f64>, l: &mut Array2<f64>) -> bool {
 fn dot(x: &[f64], y: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
     let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
-    let tail: f64 = xc.remainder().iter().zip(yc.remainder()).map(|(a, b)| a * b).sum();
+    let tail: f64 = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
     for (a, b) in xc.zip(yc) {
         for k in 0..4 {
             acc[k] += a[k] * b[k];
@@ -70,7 +75,7 @@ pub fn cholesky_inverse(l: &Array2<f64>) -> Array2<f64> {
     let mut inv = Array2::<f64>::zeros((n, n));
     let mut col = vec![0.0; n];
     for j in 0..n {
-        col.iter_mut().for_each(|x| *x = 0.0);
+        col.fill(0.0);
         col[j] = 1.0;
         cholesky_solve(l, &mut col);
         for i in 0..n {

@@ -42,7 +42,15 @@ fn llmfao_csv_with_column_mapping() {
     for i in [0, 100, 8930] {
         let (a, b1, o, c) = b.record(i);
         let (a2, b2, o2, c2) = again.record(i);
-        assert_eq!((b.models()[a].as_str(), b.models()[b1].as_str(), o, c), (again.models()[a2].as_str(), again.models()[b2].as_str(), o2, c2));
+        assert_eq!(
+            (b.models()[a].as_str(), b.models()[b1].as_str(), o, c),
+            (
+                again.models()[a2].as_str(),
+                again.models()[b2].as_str(),
+                o2,
+                c2
+            )
+        );
     }
 }
 
@@ -103,7 +111,12 @@ fn custom_labels_and_bom() {
 fn empty_input_is_empty_not_an_error() {
     assert!(parse("").unwrap().is_empty());
     assert!(parse("[]").unwrap().is_empty());
-    assert_eq!(arbiter::rank(&parse("[]").unwrap(), &arbiter::RankOptions::default()).unwrap_err().code(), "EMPTY");
+    assert_eq!(
+        arbiter::rank(&parse("[]").unwrap(), &arbiter::RankOptions::default())
+            .unwrap_err()
+            .code(),
+        "EMPTY"
+    );
 }
 
 mod fuzz {

@@ -32,15 +32,6 @@ impl Outcome {
             Outcome::BothBad => "tie (bothbad)",
         }
     }
-
-    /// The same battle seen from the other side.
-    pub fn swapped(self) -> Self {
-        match self {
-            Outcome::A => Outcome::B,
-            Outcome::B => Outcome::A,
-            other => other,
-        }
-    }
 }
 
 /// How `tie (bothbad)` votes count when ranking.
@@ -96,9 +87,18 @@ impl Battles {
     ///
     /// # Errors
     /// A self-battle or an empty model name.
-    pub fn push(&mut self, model_a: &str, model_b: &str, outcome: Outcome, count: u32) -> crate::Result<usize> {
+    pub fn push(
+        &mut self,
+        model_a: &str,
+        model_b: &str,
+        outcome: Outcome,
+        count: u32,
+    ) -> crate::Result<usize> {
         let row = self.len() + 1;
-        let at = |field: &str| crate::error::Location { row, field: Some(field.to_owned()) };
+        let at = |field: &str| crate::error::Location {
+            row,
+            field: Some(field.to_owned()),
+        };
         if model_a.is_empty() {
             return Err(crate::Error::MissingField { at: at("model_a") });
         }
@@ -106,7 +106,10 @@ impl Battles {
             return Err(crate::Error::MissingField { at: at("model_b") });
         }
         if model_a == model_b {
-            return Err(crate::Error::SelfBattle { at: at("model_b"), model: model_a.to_owned() });
+            return Err(crate::Error::SelfBattle {
+                at: at("model_b"),
+                model: model_a.to_owned(),
+            });
         }
         let a = self.intern(model_a);
         let b = self.intern(model_b);
@@ -117,7 +120,10 @@ impl Battles {
         if let Some(w) = &mut self.weight {
             w.push(1.0);
         }
-        for col in [&mut self.id, &mut self.judge, &mut self.category].into_iter().flatten() {
+        for col in [&mut self.id, &mut self.judge, &mut self.category]
+            .into_iter()
+            .flatten()
+        {
             col.push(None);
         }
         if let Some(t) = &mut self.tstamp {
@@ -168,7 +174,12 @@ impl Battles {
 
     /// Record `i` as (model A id, model B id, outcome, count).
     pub fn record(&self, i: usize) -> (usize, usize, Outcome, u32) {
-        (self.a[i] as usize, self.b[i] as usize, self.outcome[i], self.count[i])
+        (
+            self.a[i] as usize,
+            self.b[i] as usize,
+            self.outcome[i],
+            self.count[i],
+        )
     }
 
     /// Per-record weight (1 when the input had none).
@@ -201,8 +212,14 @@ impl Battles {
         let mut out = String::new();
         for i in 0..self.len() {
             let mut obj = serde_json::Map::new();
-            obj.insert("model_a".into(), self.models[self.a[i] as usize].clone().into());
-            obj.insert("model_b".into(), self.models[self.b[i] as usize].clone().into());
+            obj.insert(
+                "model_a".into(),
+                self.models[self.a[i] as usize].clone().into(),
+            );
+            obj.insert(
+                "model_b".into(),
+                self.models[self.b[i] as usize].clone().into(),
+            );
             obj.insert("winner".into(), self.outcome[i].label().into());
             if let Some(v) = self.id(i) {
                 obj.insert("id".into(), v.into());

@@ -139,7 +139,12 @@ impl Reach {
             links[fill[j as usize]] = (i, p as u32);
             fill[j as usize] += 1;
         }
-        Self { start: degree, links, seen: vec![false; n], stack: Vec::new() }
+        Self {
+            start: degree,
+            links,
+            seen: vec![false; n],
+            stack: Vec::new(),
+        }
     }
 
     /// True when the models with battles in `pairs` (same order as at construction) form one strongly connected
@@ -147,9 +152,13 @@ impl Reach {
     pub fn strongly_connected(&mut self, pairs: &[Pair]) -> bool {
         let n = self.seen.len();
         let active = |m: usize, links: &[(u32, u32)], start: &[usize]| {
-            links[start[m]..start[m + 1]].iter().any(|&(_, p)| pairs[p as usize].n > 0.0)
+            links[start[m]..start[m + 1]]
+                .iter()
+                .any(|&(_, p)| pairs[p as usize].n > 0.0)
         };
-        let Some(root) = (0..n).find(|&m| active(m, &self.links, &self.start)) else { return true };
+        let Some(root) = (0..n).find(|&m| active(m, &self.links, &self.start)) else {
+            return true;
+        };
         for forward in [true, false] {
             self.seen.iter_mut().for_each(|s| *s = false);
             self.seen[root] = true;
@@ -160,8 +169,16 @@ impl Reach {
                 for &(u, p) in &self.links[self.start[v]..self.start[v + 1]] {
                     let pair = &pairs[p as usize];
                     // Score of v against u in this pair, and of u against v.
-                    let (v_scored, u_scored) = if pair.i as usize == v { (pair.s, pair.n - pair.s) } else { (pair.n - pair.s, pair.s) };
-                    let edge = if forward { v_scored > 0.0 } else { u_scored > 0.0 };
+                    let (v_scored, u_scored) = if pair.i as usize == v {
+                        (pair.s, pair.n - pair.s)
+                    } else {
+                        (pair.n - pair.s, pair.s)
+                    };
+                    let edge = if forward {
+                        v_scored > 0.0
+                    } else {
+                        u_scored > 0.0
+                    };
                     if edge && !self.seen[u as usize] {
                         self.seen[u as usize] = true;
                         self.stack.push(u);
