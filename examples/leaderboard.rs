@@ -39,8 +39,7 @@ fn run() -> Result<String, Error> {
     let battles = Battles::parse(&text, &args.parse)?;
     let board = arbiter::rank(&battles, &args.rank)?;
     if args.json {
-        let mut value =
-            serde_json::to_value(&board).map_err(|e| Error::option("json", e.to_string()))?;
+        let mut value = serde_json::to_value(&board).map_err(|e| Error::option("json", e.to_string()))?;
         value["skipped"] = serde_json::to_value(battles.skipped()).unwrap_or_default();
         return Ok(value.to_string());
     }
@@ -48,23 +47,13 @@ fn run() -> Result<String, Error> {
 }
 
 fn table(board: &arbiter::Leaderboard, skipped: usize) -> String {
-    let width = board
-        .models
-        .iter()
-        .map(|m| m.model.chars().count())
-        .max()
-        .unwrap_or(5)
-        .max(5);
+    let width = board.models.iter().map(|m| m.model.chars().count()).max().unwrap_or(5).max(5);
     let mut out = format!(
         "{:>4}  {:<width$}  {:>9}  {:>9}  {:>9}  {:>7}\n",
         "rank", "model", "rating", "lower", "upper", "battles"
     );
     for m in &board.models {
-        let mark = if m.identified {
-            ""
-        } else {
-            "  (not identified)"
-        };
+        let mark = if m.identified { "" } else { "  (not identified)" };
         let _ = writeln!(
             out,
             "{:>4}  {:<width$}  {:>9.2}  {:>9.2}  {:>9.2}  {:>7}{mark}",
@@ -82,18 +71,11 @@ fn table(board: &arbiter::Leaderboard, skipped: usize) -> String {
 
 fn parse_args(argv: Vec<String>) -> Result<Args, Error> {
     let mut it = argv.into_iter();
-    let mut args = Args {
-        file: String::new(),
-        parse: ParseOptions::default(),
-        rank: RankOptions::default(),
-        json: false,
-    };
+    let mut args =
+        Args { file: String::new(), parse: ParseOptions::default(), rank: RankOptions::default(), json: false };
     let mut rows = RowOptions::default();
     while let Some(flag) = it.next() {
-        let mut value = |name: &'static str| {
-            it.next()
-                .ok_or_else(|| Error::option(name, "needs a value"))
-        };
+        let mut value = |name: &'static str| it.next().ok_or_else(|| Error::option(name, "needs a value"));
         match flag.as_str() {
             "--json" => args.json = true,
             "--skip-invalid" => args.parse.skip_invalid = true,
@@ -104,20 +86,14 @@ fn parse_args(argv: Vec<String>) -> Result<Args, Error> {
                 let [a, b, w] = parts[..] else {
                     return Err(Error::option("--columns", "expects A,B,WINNER"));
                 };
-                (args.parse.columns.model_a, args.parse.columns.model_b) =
-                    (a.to_owned(), b.to_owned());
+                (args.parse.columns.model_a, args.parse.columns.model_b) = (a.to_owned(), b.to_owned());
                 w.clone_into(&mut args.parse.columns.winner);
             }
             "--method" => {
                 args.rank.method = match value("--method")?.as_str() {
                     "bt" => Method::Bt,
                     "elo" => Method::Elo,
-                    other => {
-                        return Err(Error::option(
-                            "--method",
-                            format!("`{other}` is not bt or elo"),
-                        ))
-                    }
+                    other => return Err(Error::option("--method", format!("`{other}` is not bt or elo"))),
                 }
             }
             "--ci" => {
@@ -126,10 +102,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, Error> {
                     "sandwich" => Ci::Sandwich,
                     "bootstrap" => Ci::Bootstrap,
                     other => {
-                        return Err(Error::option(
-                            "--ci",
-                            format!("`{other}` is not none, sandwich or bootstrap"),
-                        ))
+                        return Err(Error::option("--ci", format!("`{other}` is not none, sandwich or bootstrap")))
                     }
                 }
             }
@@ -140,54 +113,30 @@ fn parse_args(argv: Vec<String>) -> Result<Args, Error> {
             "--k" => args.rank.k = number(&value("--k")?, "--k")?,
             "--anchor" => {
                 let v = value("--anchor")?;
-                let (model, val) = v
-                    .rsplit_once('=')
-                    .ok_or_else(|| Error::option("--anchor", "expects MODEL=VALUE"))?;
-                args.rank.identify = Identify::Anchor {
-                    model: model.to_owned(),
-                    value: number(val, "--anchor")?,
-                };
+                let (model, val) =
+                    v.rsplit_once('=').ok_or_else(|| Error::option("--anchor", "expects MODEL=VALUE"))?;
+                args.rank.identify = Identify::Anchor { model: model.to_owned(), value: number(val, "--anchor")? };
             }
-            "--baseline" => {
-                args.rank.identify = Identify::Baseline {
-                    model: value("--baseline")?,
-                }
-            }
+            "--baseline" => args.rank.identify = Identify::Baseline { model: value("--baseline")? },
             "--both-bad" => {
                 rows.both_bad = match value("--both-bad")?.as_str() {
                     "tie" => BothBad::Tie,
                     "exclude" => BothBad::Exclude,
-                    other => {
-                        return Err(Error::option(
-                            "--both-bad",
-                            format!("`{other}` is not tie or exclude"),
-                        ))
-                    }
+                    other => return Err(Error::option("--both-bad", format!("`{other}` is not tie or exclude"))),
                 }
             }
-            f if f.starts_with("--") => {
-                return Err(Error::option("arguments", format!("unknown flag `{f}`")))
-            }
+            f if f.starts_with("--") => return Err(Error::option("arguments", format!("unknown flag `{f}`"))),
             f if args.file.is_empty() => f.clone_into(&mut args.file),
-            f => {
-                return Err(Error::option(
-                    "arguments",
-                    format!("unexpected argument `{f}`"),
-                ))
-            }
+            f => return Err(Error::option("arguments", format!("unexpected argument `{f}`"))),
         }
     }
     if args.file.is_empty() {
-        return Err(Error::option(
-            "FILE",
-            "usage: leaderboard FILE [options] (see the source for the list)",
-        ));
+        return Err(Error::option("FILE", "usage: leaderboard FILE [options] (see the source for the list)"));
     }
     args.rank.rows = rows;
     Ok(args)
 }
 
 fn number<T: std::str::FromStr>(v: &str, option: &'static str) -> Result<T, Error> {
-    v.parse()
-        .map_err(|_| Error::option(option, format!("`{v}` is not a valid number")))
+    v.parse().map_err(|_| Error::option(option, format!("`{v}` is not a valid number")))
 }

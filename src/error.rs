@@ -32,18 +32,10 @@ pub enum Error {
     MissingField { at: Location },
     /// A winner label that the label mapping does not know.
     #[error("{at}: unknown winner label `{label}` (expected one of {expected})")]
-    UnknownLabel {
-        at: Location,
-        label: String,
-        expected: String,
-    },
+    UnknownLabel { at: Location, label: String, expected: String },
     /// A number that is not finite or not in range (counts, weights).
     #[error("{at}: invalid number `{value}`: {why}")]
-    InvalidNumber {
-        at: Location,
-        value: String,
-        why: &'static str,
-    },
+    InvalidNumber { at: Location, value: String, why: &'static str },
     /// A battle of a model against itself.
     #[error("{at}: self-battle of `{model}` (a model cannot play itself)")]
     SelfBattle { at: Location, model: String },
@@ -95,10 +87,7 @@ impl Error {
 
     /// An `INVALID_OPTION` error.
     pub fn option(option: &'static str, why: impl Into<String>) -> Self {
-        Error::InvalidOption {
-            option,
-            why: why.into(),
-        }
+        Error::InvalidOption { option, why: why.into() }
     }
 }
 

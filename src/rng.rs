@@ -38,10 +38,7 @@ pub struct Draws {
 impl Draws {
     /// Draws of `stream` (e.g. the bootstrap replicate) under `seed`.
     pub fn new(seed: u64, stream: u32) -> Self {
-        Self {
-            key: [seed as u32, (seed >> 32) as u32],
-            stream,
-        }
+        Self { key: [seed as u32, (seed >> 32) as u32], stream }
     }
 
     fn block(&self, k: u64, attempt: u32) -> [u32; 4] {
@@ -65,9 +62,7 @@ impl Draws {
 
     #[cold]
     fn redraw(&self, i: u64, n: u32, threshold: u32) -> u32 {
-        (1..)
-            .find_map(|attempt| below(self.block(i, attempt)[0], n, threshold))
-            .unwrap_or(0)
+        (1..).find_map(|attempt| below(self.block(i, attempt)[0], n, threshold)).unwrap_or(0)
     }
 }
 
@@ -84,19 +79,13 @@ mod tests {
     #[test]
     fn philox_known_answers() {
         // Random123's kat_vectors for philox4x32_10.
-        assert_eq!(
-            philox4x32([0, 0, 0, 0], [0, 0]),
-            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
-        );
+        assert_eq!(philox4x32([0, 0, 0, 0], [0, 0]), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
         assert_eq!(
             philox4x32([0xffff_ffff; 4], [0xffff_ffff; 2]),
             [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
         );
         assert_eq!(
-            philox4x32(
-                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
-                [0xa409_3822, 0x299f_31d0]
-            ),
+            philox4x32([0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344], [0xa409_3822, 0x299f_31d0]),
             [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
         );
     }
@@ -121,9 +110,6 @@ mod tests {
         for &x in &out {
             hist[x as usize] += 1;
         }
-        assert!(
-            hist.iter().all(|&h| (9_500..10_500).contains(&h)),
-            "{hist:?}"
-        );
+        assert!(hist.iter().all(|&h| (9_500..10_500).contains(&h)), "{hist:?}");
     }
 }

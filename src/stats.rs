@@ -9,11 +9,7 @@ pub fn normal_quantile(p: f64) -> f64 {
     }
     let r = if q < 0.0 { p } else { 1.0 - p };
     let r = (-r.ln()).sqrt();
-    let x = if r <= 5.0 {
-        poly(&C, r - 1.6) / poly(&D, r - 1.6)
-    } else {
-        poly(&E, r - 5.0) / poly(&F, r - 5.0)
-    };
+    let x = if r <= 5.0 { poly(&C, r - 1.6) / poly(&D, r - 1.6) } else { poly(&E, r - 5.0) / poly(&F, r - 5.0) };
     if q < 0.0 {
         -x
     } else {

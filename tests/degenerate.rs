@@ -13,31 +13,16 @@ use arbiter::{rank, Battles, Ci, Method, ParseOptions, RankOptions};
 use proptest::prelude::*;
 
 fn battles(list: &[(&str, &str, &str)]) -> Battles {
-    let text: String = list
-        .iter()
-        .map(|(a, b, w)| format!("{a},{b},{w}\n"))
-        .collect();
-    Battles::parse(
-        &format!("model_a,model_b,winner\n{text}"),
-        &ParseOptions::default(),
-    )
-    .unwrap()
+    let text: String = list.iter().map(|(a, b, w)| format!("{a},{b},{w}\n")).collect();
+    Battles::parse(&format!("model_a,model_b,winner\n{text}"), &ParseOptions::default()).unwrap()
 }
 
 fn all_cis() -> Vec<RankOptions> {
     let mut out = Vec::new();
-    for (method, ci) in [
-        (Method::Bt, Ci::None),
-        (Method::Bt, Ci::Sandwich),
-        (Method::Bt, Ci::Bootstrap),
-        (Method::Elo, Ci::Bootstrap),
-    ] {
-        out.push(RankOptions {
-            method,
-            ci,
-            rounds: 50,
-            ..RankOptions::default()
-        });
+    for (method, ci) in
+        [(Method::Bt, Ci::None), (Method::Bt, Ci::Sandwich), (Method::Bt, Ci::Bootstrap), (Method::Elo, Ci::Bootstrap)]
+    {
+        out.push(RankOptions { method, ci, rounds: 50, ..RankOptions::default() });
     }
     out
 }
@@ -47,20 +32,12 @@ fn assert_finite(board: &arbiter::Leaderboard) {
         for v in [m.rating, m.lower, m.upper, m.variance] {
             assert!(v.is_finite(), "{m:?}");
         }
-        assert!(
-            m.lower <= m.rating + 1e-9 || board.ci == Ci::Bootstrap,
-            "{m:?}"
-        );
+        assert!(m.lower <= m.rating + 1e-9 || board.ci == Ci::Bootstrap, "{m:?}");
     }
 }
 
 fn identified(board: &arbiter::Leaderboard, model: &str) -> bool {
-    board
-        .models
-        .iter()
-        .find(|m| m.model == model)
-        .unwrap()
-        .identified
+    board.models.iter().find(|m| m.model == model).unwrap().identified
 }
 
 #[test]
@@ -122,15 +99,8 @@ fn a_single_battle() {
 #[test]
 fn a_model_left_without_battles() {
     // Its only battle is a both-bad tie, excluded as Music Arena does.
-    let b = battles(&[
-        ("x", "y", "model_a"),
-        ("y", "x", "model_a"),
-        ("x", "z", "tie (bothbad)"),
-    ]);
-    let mut o = RankOptions {
-        ci: Ci::Sandwich,
-        ..RankOptions::default()
-    };
+    let b = battles(&[("x", "y", "model_a"), ("y", "x", "model_a"), ("x", "z", "tie (bothbad)")]);
+    let mut o = RankOptions { ci: Ci::Sandwich, ..RankOptions::default() };
     o.rows.both_bad = BothBad::Exclude;
     let board = rank(&b, &o).unwrap();
     assert_finite(&board);
@@ -141,33 +111,14 @@ fn a_model_left_without_battles() {
 #[test]
 fn unknown_anchor_and_bad_options() {
     let b = battles(&[("x", "y", "model_a"), ("y", "x", "model_a")]);
-    let o = RankOptions {
-        identify: arbiter::Identify::Anchor {
-            model: "nope".into(),
-            value: 1.0,
-        },
-        ..Default::default()
-    };
+    let o =
+        RankOptions { identify: arbiter::Identify::Anchor { model: "nope".into(), value: 1.0 }, ..Default::default() };
     assert_eq!(rank(&b, &o).unwrap_err().code(), "UNKNOWN_MODEL");
     for o in [
-        RankOptions {
-            level: 1.0,
-            ..Default::default()
-        },
-        RankOptions {
-            base: f64::NAN,
-            ..Default::default()
-        },
-        RankOptions {
-            ci: Ci::Bootstrap,
-            rounds: 0,
-            ..Default::default()
-        },
-        RankOptions {
-            method: Method::Elo,
-            ci: Ci::Sandwich,
-            ..Default::default()
-        },
+        RankOptions { level: 1.0, ..Default::default() },
+        RankOptions { base: f64::NAN, ..Default::default() },
+        RankOptions { ci: Ci::Bootstrap, rounds: 0, ..Default::default() },
+        RankOptions { method: Method::Elo, ci: Ci::Sandwich, ..Default::default() },
     ] {
         assert_eq!(rank(&b, &o).unwrap_err().code(), "INVALID_OPTION");
     }
@@ -194,10 +145,7 @@ fn build(list: &[(u8, u8, u8)], swap: bool) -> Option<Battles> {
     if rows.is_empty() {
         return None;
     }
-    let refs: Vec<(&str, &str, &str)> = rows
-        .iter()
-        .map(|(a, b, w)| (a.as_str(), b.as_str(), *w))
-        .collect();
+    let refs: Vec<(&str, &str, &str)> = rows.iter().map(|(a, b, w)| (a.as_str(), b.as_str(), *w)).collect();
     Some(battles(&refs))
 }
 

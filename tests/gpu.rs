@@ -11,14 +11,11 @@ use arbiter::rank::matrix::predicted;
 #[test]
 fn every_shader_validates_with_naga() {
     for (name, source) in SHADERS {
-        let module = naga::front::wgsl::parse_str(source)
-            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::empty(),
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let module =
+            naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
 }
 
@@ -28,10 +25,7 @@ fn gpu() -> Option<Gpu> {
     if std::env::var("ARBITER_NO_GPU").is_ok_and(|v| v == "1") {
         return None;
     }
-    Some(
-        pollster::block_on(Gpu::new())
-            .expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)"),
-    )
+    Some(pollster::block_on(Gpu::new()).expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)"))
 }
 
 #[test]
@@ -40,17 +34,12 @@ fn predicted_matches_cpu_at_odd_sizes() {
     eprintln!("adapter: {}", gpu.adapter());
     for n in [1usize, 2, 17, 59, 137, 301] {
         // Deterministic, spread-out ratings (rating scale, around 1000 ± 400).
-        let raw: Vec<f64> = (0..n)
-            .map(|i| 1000.0 + 400.0 * ((i as f64 * 0.7123).sin()))
-            .collect();
+        let raw: Vec<f64> = (0..n).map(|i| 1000.0 + 400.0 * ((i as f64 * 0.7123).sin())).collect();
         let cpu = predicted(&raw, 400.0, 10.0);
         let gpu_out = pollster::block_on(gpu.predicted(&raw, 400.0, 10.0)).unwrap();
         assert_eq!(gpu_out.len(), n * n);
         for (k, (c, g)) in cpu.iter().zip(&gpu_out).enumerate() {
-            assert!(
-                (c - f64::from(*g)).abs() <= 2e-6,
-                "n={n} k={k}: cpu {c} gpu {g}"
-            );
+            assert!((c - f64::from(*g)).abs() <= 2e-6, "n={n} k={k}: cpu {c} gpu {g}");
         }
     }
 }

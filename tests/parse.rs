@@ -44,12 +44,7 @@ fn llmfao_csv_with_column_mapping() {
         let (a2, b2, o2, c2) = again.record(i);
         assert_eq!(
             (b.models()[a].as_str(), b.models()[b1].as_str(), o, c),
-            (
-                again.models()[a2].as_str(),
-                again.models()[b2].as_str(),
-                o2,
-                c2
-            )
+            (again.models()[a2].as_str(), again.models()[b2].as_str(), o2, c2)
         );
     }
 }
@@ -111,12 +106,7 @@ fn custom_labels_and_bom() {
 fn empty_input_is_empty_not_an_error() {
     assert!(parse("").unwrap().is_empty());
     assert!(parse("[]").unwrap().is_empty());
-    assert_eq!(
-        arbiter::rank(&parse("[]").unwrap(), &arbiter::RankOptions::default())
-            .unwrap_err()
-            .code(),
-        "EMPTY"
-    );
+    assert_eq!(arbiter::rank(&parse("[]").unwrap(), &arbiter::RankOptions::default()).unwrap_err().code(), "EMPTY");
 }
 
 mod fuzz {

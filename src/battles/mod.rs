@@ -87,18 +87,9 @@ impl Battles {
     ///
     /// # Errors
     /// A self-battle or an empty model name.
-    pub fn push(
-        &mut self,
-        model_a: &str,
-        model_b: &str,
-        outcome: Outcome,
-        count: u32,
-    ) -> crate::Result<usize> {
+    pub fn push(&mut self, model_a: &str, model_b: &str, outcome: Outcome, count: u32) -> crate::Result<usize> {
         let row = self.len() + 1;
-        let at = |field: &str| crate::error::Location {
-            row,
-            field: Some(field.to_owned()),
-        };
+        let at = |field: &str| crate::error::Location { row, field: Some(field.to_owned()) };
         if model_a.is_empty() {
             return Err(crate::Error::MissingField { at: at("model_a") });
         }
@@ -106,10 +97,7 @@ impl Battles {
             return Err(crate::Error::MissingField { at: at("model_b") });
         }
         if model_a == model_b {
-            return Err(crate::Error::SelfBattle {
-                at: at("model_b"),
-                model: model_a.to_owned(),
-            });
+            return Err(crate::Error::SelfBattle { at: at("model_b"), model: model_a.to_owned() });
         }
         let a = self.intern(model_a);
         let b = self.intern(model_b);
@@ -120,10 +108,7 @@ impl Battles {
         if let Some(w) = &mut self.weight {
             w.push(1.0);
         }
-        for col in [&mut self.id, &mut self.judge, &mut self.category]
-            .into_iter()
-            .flatten()
-        {
+        for col in [&mut self.id, &mut self.judge, &mut self.category].into_iter().flatten() {
             col.push(None);
         }
         if let Some(t) = &mut self.tstamp {
@@ -174,12 +159,7 @@ impl Battles {
 
     /// Record `i` as (model A id, model B id, outcome, count).
     pub fn record(&self, i: usize) -> (usize, usize, Outcome, u32) {
-        (
-            self.a[i] as usize,
-            self.b[i] as usize,
-            self.outcome[i],
-            self.count[i],
-        )
+        (self.a[i] as usize, self.b[i] as usize, self.outcome[i], self.count[i])
     }
 
     /// Per-record weight (1 when the input had none).
@@ -212,14 +192,8 @@ impl Battles {
         let mut out = String::new();
         for i in 0..self.len() {
             let mut obj = serde_json::Map::new();
-            obj.insert(
-                "model_a".into(),
-                self.models[self.a[i] as usize].clone().into(),
-            );
-            obj.insert(
-                "model_b".into(),
-                self.models[self.b[i] as usize].clone().into(),
-            );
+            obj.insert("model_a".into(), self.models[self.a[i] as usize].clone().into());
+            obj.insert("model_b".into(), self.models[self.b[i] as usize].clone().into());
             obj.insert("winner".into(), self.outcome[i].label().into());
             if let Some(v) = self.id(i) {
                 obj.insert("id".into(), v.into());

@@ -35,12 +35,7 @@ impl std::str::FromStr for Format {
             "jsonl" | "ndjson" => Format::Jsonl,
             "csv" => Format::Csv,
             "counts" => Format::Counts,
-            _ => {
-                return Err(Error::option(
-                    "format",
-                    format!("`{s}` is not one of auto, json, jsonl, csv, counts"),
-                ))
-            }
+            _ => return Err(Error::option("format", format!("`{s}` is not one of auto, json, jsonl, csv, counts"))),
         })
     }
 }
@@ -218,9 +213,7 @@ pub(super) fn parse(text: &str, options: &ParseOptions) -> crate::Result<Battles
     match format {
         Format::Json => parse_json(text, &mut sink)?,
         Format::Jsonl => parse_jsonl(text, &mut sink)?,
-        Format::Csv | Format::Counts | Format::Auto => {
-            parse_csv(text, format == Format::Counts, &mut sink)?
-        }
+        Format::Csv | Format::Counts | Format::Auto => parse_csv(text, format == Format::Counts, &mut sink)?,
     }
     Ok(sink.battles)
 }
@@ -233,21 +226,14 @@ struct Sink<'o> {
 
 impl<'o> Sink<'o> {
     fn new(options: &'o ParseOptions) -> Self {
-        Self {
-            options,
-            battles: Battles::new(),
-        }
+        Self { options, battles: Battles::new() }
     }
 
     /// Handles a per-row failure: fail, or note and skip.
     fn fail(&mut self, err: Error) -> crate::Result<()> {
         if self.options.skip_invalid {
             let row = err.row().unwrap_or(0);
-            self.battles.skipped.push(Skipped {
-                row,
-                code: err.code(),
-                message: err.to_string(),
-            });
+            self.battles.skipped.push(Skipped { row, code: err.code(), message: err.to_string() });
             Ok(())
         } else {
             Err(err)
@@ -263,10 +249,7 @@ impl<'o> Sink<'o> {
 
     fn validate<'r>(&mut self, raw: &'r Raw<'_>, row: usize) -> crate::Result<()> {
         let cols = &self.options.columns;
-        let at = |field: &str| Location {
-            row,
-            field: Some(field.to_owned()),
-        };
+        let at = |field: &str| Location { row, field: Some(field.to_owned()) };
         let required = |value: &'r Option<Cow<'_, str>>, field: &str| -> crate::Result<&'r str> {
             match value.as_deref().map(str::trim) {
                 Some(v) if !v.is_empty() => Ok(v),
@@ -282,10 +265,7 @@ impl<'o> Sink<'o> {
             expected: self.expected_labels(),
         })?;
         if a == b {
-            return Err(Error::SelfBattle {
-                at: at(&cols.model_b),
-                model: a.to_owned(),
-            });
+            return Err(Error::SelfBattle { at: at(&cols.model_b), model: a.to_owned() });
         }
         let count = match raw.count.as_deref() {
             None => 1,
@@ -305,17 +285,13 @@ impl<'o> Sink<'o> {
         };
         let tstamp = match raw.tstamp.as_deref() {
             None => None,
-            Some(v) => Some(
-                v.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|t| t.is_finite())
-                    .ok_or_else(|| Error::InvalidNumber {
-                        at: at(&cols.tstamp),
-                        value: v.to_owned(),
-                        why: "a timestamp must be a finite number",
-                    })?,
-            ),
+            Some(v) => {
+                Some(v.trim().parse::<f64>().ok().filter(|t| t.is_finite()).ok_or_else(|| Error::InvalidNumber {
+                    at: at(&cols.tstamp),
+                    value: v.to_owned(),
+                    why: "a timestamp must be a finite number",
+                })?)
+            }
         };
         let battles = &mut self.battles;
         let i = battles.push(a, b, outcome, count)?;
@@ -350,28 +326,13 @@ impl<'o> Sink<'o> {
     fn expected_labels(&self) -> String {
         let (labels, cols) = (&self.options.labels, &self.options.columns);
         let mut all: Vec<&str> = Vec::new();
-        for l in labels
-            .a
-            .iter()
-            .chain([&cols.model_a])
-            .chain(&labels.b)
-            .chain([&cols.model_b])
-        {
+        for l in labels.a.iter().chain([&cols.model_a]).chain(&labels.b).chain([&cols.model_b]) {
             if !all.contains(&l.as_str()) {
                 all.push(l);
             }
         }
-        all.extend(
-            labels
-                .tie
-                .iter()
-                .chain(&labels.both_bad)
-                .map(String::as_str),
-        );
-        all.iter()
-            .map(|l| format!("`{l}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        all.extend(labels.tie.iter().chain(&labels.both_bad).map(String::as_str));
+        all.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -387,10 +348,7 @@ fn parse_count(v: &str) -> Option<u32> {
 }
 
 fn parse_positive(v: &str) -> Option<f64> {
-    v.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite() && *x > 0.0)
+    v.trim().parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -403,11 +361,7 @@ fn parse_jsonl(text: &str, sink: &mut Sink<'_>) -> crate::Result<()> {
             continue;
         }
         let mut de = serde_json::Deserializer::from_str(line);
-        let parsed = RecordSeed {
-            columns: &sink.options.columns,
-        }
-        .deserialize(&mut de)
-        .and_then(|raw| {
+        let parsed = RecordSeed { columns: &sink.options.columns }.deserialize(&mut de).and_then(|raw| {
             de.end()?;
             Ok(raw)
         });
@@ -420,33 +374,19 @@ fn parse_jsonl(text: &str, sink: &mut Sink<'_>) -> crate::Result<()> {
 }
 
 fn json_error(e: &serde_json::Error, row: usize) -> Error {
-    Error::Parse {
-        at: Location { row, field: None },
-        message: format!("invalid JSON: {e}"),
-    }
+    Error::Parse { at: Location { row, field: None }, message: format!("invalid JSON: {e}") }
 }
 
 fn parse_json(text: &str, sink: &mut Sink<'_>) -> crate::Result<()> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let records = ArraySeed {
-        columns: &sink.options.columns,
-    }
-    .deserialize(&mut de)
-    .and_then(|r| {
+    let records = ArraySeed { columns: &sink.options.columns }.deserialize(&mut de).and_then(|r| {
         de.end()?;
         Ok(r)
     });
     // A syntax error in a JSON array cannot be skipped: the parser cannot find the next element.
     let records = records.map_err(|e| Error::Parse {
-        at: Location {
-            row: 0,
-            field: None,
-        },
-        message: format!(
-            "invalid JSON array at line {} column {}: {e}",
-            e.line(),
-            e.column()
-        ),
+        at: Location { row: 0, field: None },
+        message: format!("invalid JSON array at line {} column {}: {e}", e.line(), e.column()),
     })?;
     for (n, raw) in records.iter().enumerate() {
         sink.add(raw, n + 1)?;
@@ -472,9 +412,7 @@ impl<'de> Visitor<'de> for ArraySeed<'_> {
     }
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(raw) = seq.next_element_seed(RecordSeed {
-            columns: self.columns,
-        })? {
+        while let Some(raw) = seq.next_element_seed(RecordSeed { columns: self.columns })? {
             out.push(raw);
         }
         Ok(out)
@@ -545,11 +483,7 @@ impl<'de> de::Deserialize<'de> for Scalar<'de> {
                 Ok(Scalar(Some(Cow::Owned(v.to_string()))))
             }
             fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Scalar(Some(Cow::Borrowed(if v {
-                    "true"
-                } else {
-                    "false"
-                }))))
+                Ok(Scalar(Some(Cow::Borrowed(if v { "true" } else { "false" }))))
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(Scalar(None))
@@ -566,44 +500,18 @@ impl<'de> de::Deserialize<'de> for Scalar<'de> {
 // CSV
 
 fn parse_csv(text: &str, counts: bool, sink: &mut Sink<'_>) -> crate::Result<()> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header_error = |e: &csv::Error| Error::Parse {
-        at: Location {
-            row: 1,
-            field: None,
-        },
-        message: e.to_string(),
-    };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let header_error = |e: &csv::Error| Error::Parse { at: Location { row: 1, field: None }, message: e.to_string() };
     let headers = reader.headers().map_err(|e| header_error(&e))?.clone();
     let columns = &sink.options.columns;
     let slots: Vec<Option<Slot>> = headers.iter().map(|h| columns.slot(h)).collect();
-    for (name, slot) in [
-        (&columns.model_a, Slot::A),
-        (&columns.model_b, Slot::B),
-        (&columns.winner, Slot::Winner),
-    ] {
-        if !slots
-            .iter()
-            .any(|s| s.is_some_and(|s| s as u8 == slot as u8))
-        {
-            return Err(Error::MissingField {
-                at: Location {
-                    row: 1,
-                    field: Some(name.clone()),
-                },
-            });
+    for (name, slot) in [(&columns.model_a, Slot::A), (&columns.model_b, Slot::B), (&columns.winner, Slot::Winner)] {
+        if !slots.iter().any(|s| s.is_some_and(|s| s as u8 == slot as u8)) {
+            return Err(Error::MissingField { at: Location { row: 1, field: Some(name.clone()) } });
         }
     }
     if counts && !slots.iter().any(|s| matches!(s, Some(Slot::Count))) {
-        return Err(Error::MissingField {
-            at: Location {
-                row: 1,
-                field: Some(columns.count.clone()),
-            },
-        });
+        return Err(Error::MissingField { at: Location { row: 1, field: Some(columns.count.clone()) } });
     }
     let mut record = csv::StringRecord::new();
     loop {
@@ -623,16 +531,10 @@ fn parse_csv(text: &str, counts: bool, sink: &mut Sink<'_>) -> crate::Result<()>
             }
             Err(e) => {
                 let row = e.position().map_or(row, |p| p.line() as usize);
-                let err = Error::Parse {
-                    at: Location { row, field: None },
-                    message: e.to_string(),
-                };
+                let err = Error::Parse { at: Location { row, field: None }, message: e.to_string() };
                 // An I/O-level CSV error (bad quoting at the end) stops the reader; report it and stop.
                 sink.fail(err)?;
-                if !matches!(
-                    e.kind(),
-                    csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
-                ) {
+                if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }) {
                     break;
                 }
             }

@@ -38,10 +38,7 @@ impl Gpu {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()
         };
-        let adapter = instance
-            .request_adapter(&options)
-            .await
-            .map_err(|e| Error::Gpu(format!("no adapter: {e}")))?;
+        let adapter = instance.request_adapter(&options).await.map_err(|e| Error::Gpu(format!("no adapter: {e}")))?;
         let limits = adapter.limits();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
@@ -62,15 +59,7 @@ impl Gpu {
             }
         }));
         let predicted = predicted::Kernel::new(&device);
-        Ok(Self {
-            device,
-            queue,
-            info: adapter.get_info(),
-            limits,
-            lost,
-            last_error,
-            predicted,
-        })
+        Ok(Self { device, queue, info: adapter.get_info(), limits, lost, last_error, predicted })
     }
 
     /// The adapter's name and backend, e.g. `"llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)"`.
@@ -109,9 +98,7 @@ async fn read_back(gpu: &Gpu, source: &wgpu::Buffer, size: u64) -> Result<Vec<u8
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let mut encoder = gpu
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+    let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
     encoder.copy_buffer_to_buffer(source, 0, &staging, 0, size);
     gpu.queue.submit([encoder.finish()]);
     let (sender, receiver) = futures_channel::oneshot::channel();
@@ -119,17 +106,12 @@ async fn read_back(gpu: &Gpu, source: &wgpu::Buffer, size: u64) -> Result<Vec<u8
         let _ = sender.send(result);
     });
     #[cfg(not(target_arch = "wasm32"))]
-    gpu.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Error::Gpu(e.to_string()))?;
+    gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(e.to_string()))?;
     receiver
         .await
         .map_err(|_| Error::Gpu("the readback was dropped".into()))?
         .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
-    let bytes = staging
-        .get_mapped_range(..)
-        .map_err(|e| Error::Gpu(e.to_string()))?
-        .to_vec();
+    let bytes = staging.get_mapped_range(..).map_err(|e| Error::Gpu(e.to_string()))?.to_vec();
     staging.unmap();
     Ok(bytes)
 }

@@ -45,15 +45,10 @@ pub(super) async fn run(gpu: &Gpu, raw: &[f64], c: f32) -> Result<Vec<f32>> {
     let mean = raw.iter().sum::<f64>() / n as f64;
     let centred: Vec<f32> = raw.iter().map(|x| (x - mean) as f32).collect();
     let row_bytes = 4 * n as u64;
-    let max_binding = gpu
-        .limits
-        .max_storage_buffer_binding_size
-        .min(gpu.limits.max_buffer_size);
+    let max_binding = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
     let max_groups = u64::from(gpu.limits.max_compute_workgroups_per_dimension);
     if row_bytes > max_binding || (n as u64).div_ceil(16) > max_groups {
-        return Err(Error::Gpu(format!(
-            "{n} models exceed this adapter's buffer or dispatch limits"
-        )));
+        return Err(Error::Gpu(format!("{n} models exceed this adapter's buffer or dispatch limits")));
     }
     let block = (max_binding / row_bytes).min(max_groups * 16).min(n as u64) as usize;
     let device = &gpu.device;
@@ -71,12 +66,7 @@ pub(super) async fn run(gpu: &Gpu, raw: &[f64], c: f32) -> Result<Vec<f32>> {
     let mut result = Vec::with_capacity(n * n);
     for row0 in (0..n).step_by(block) {
         let rows = block.min(n - row0);
-        let params = Params {
-            n: n as u32,
-            row0: row0 as u32,
-            rows: rows as u32,
-            c,
-        };
+        let params = Params { n: n as u32, row0: row0 as u32, rows: rows as u32, c };
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("params"),
             contents: bytemuck::bytes_of(&params),
@@ -87,18 +77,9 @@ pub(super) async fn run(gpu: &Gpu, raw: &[f64], c: f32) -> Result<Vec<f32>> {
             label: Some("predicted"),
             layout: &layout,
             entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: uniform.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: ratings.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: out.as_entire_binding(),
-                },
+                wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: ratings.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 2, resource: out.as_entire_binding() },
             ],
         });
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());

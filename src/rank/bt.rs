@@ -52,14 +52,7 @@ fn loss(theta: &[f64], pairs: &[Pair], ridge: f64) -> f64 {
 /// Gradient and Hessian in one pass. P(i ≻ j) = w_i / (w_i + w_j) with strengths w = exp(θ − max θ): one `exp`
 /// per model instead of one per pair (the bootstrap's hot loop). When the ratings spread over more than 600 nats the
 /// strengths could underflow, and the per-pair logistic is used instead.
-fn derivatives(
-    theta: &[f64],
-    pairs: &[Pair],
-    ridge: f64,
-    w: &mut Vec<f64>,
-    g: &mut [f64],
-    h: &mut Array2<f64>,
-) {
+fn derivatives(theta: &[f64], pairs: &[Pair], ridge: f64, w: &mut Vec<f64>, g: &mut [f64], h: &mut Array2<f64>) {
     let n = theta.len();
     h.fill(0.0);
     let hs = h.as_slice_mut().expect("standard layout");
@@ -108,19 +101,8 @@ pub struct Workspace {
 /// Fits θ by damped Newton from `start` (zeros when `None`). See [`fit_in`].
 pub fn fit(n: usize, pairs: &[Pair], ridge: f64, start: Option<&[f64]>, tolerance: f64) -> Fit {
     let mut theta = start.map_or_else(|| vec![0.0; n], <[f64]>::to_vec);
-    let (iterations, gradient) = fit_in(
-        &mut Workspace::default(),
-        pairs,
-        ridge,
-        &mut theta,
-        tolerance,
-        1e-7,
-    );
-    Fit {
-        theta,
-        iterations,
-        gradient,
-    }
+    let (iterations, gradient) = fit_in(&mut Workspace::default(), pairs, ridge, &mut theta, tolerance, 1e-7);
+    Fit { theta, iterations, gradient }
 }
 
 /// Newton from `theta` in place until max |gradient| ≤ tolerance · N, or until a full step is smaller than
@@ -227,13 +209,7 @@ fn condition(h: &mut Array2<f64>, ridge: f64) {
 /// The sandwich covariance H⁻¹ G H⁻¹ of θ, as arena-rank's `compute_ratings_and_cis(ci_method="sandwich")`:
 /// H = Σ_rows w·count·p(1−p) x xᵀ + reg·I, G = Σ_rows w²·count·(y − p)² x xᵀ with x = e_a − e_b, and
 /// reg = `hessian_reg`·N for unweighted data (N battles), `hessian_reg` otherwise. A fitting ridge λ adds λI to H.
-pub fn sandwich(
-    theta: &[f64],
-    rows: &[Row],
-    unweighted: bool,
-    hessian_reg: f64,
-    ridge: f64,
-) -> Array2<f64> {
+pub fn sandwich(theta: &[f64], rows: &[Row], unweighted: bool, hessian_reg: f64, ridge: f64) -> Array2<f64> {
     let n = theta.len();
     let mut h = Array2::<f64>::zeros((n, n));
     let mut g = Array2::<f64>::zeros((n, n));
@@ -267,9 +243,7 @@ mod tests {
     use super::*;
 
     fn pairs(list: &[(u32, u32, f64, f64)]) -> Vec<Pair> {
-        list.iter()
-            .map(|&(i, j, n, s)| Pair { i, j, n, s })
-            .collect()
+        list.iter().map(|&(i, j, n, s)| Pair { i, j, n, s }).collect()
     }
 
     #[test]
@@ -290,13 +264,7 @@ mod tests {
 
     #[test]
     fn cycle_is_flat() {
-        let f = fit(
-            3,
-            &pairs(&[(0, 1, 1.0, 1.0), (1, 2, 1.0, 1.0), (0, 2, 1.0, 0.0)]),
-            0.0,
-            None,
-            1e-13,
-        );
+        let f = fit(3, &pairs(&[(0, 1, 1.0, 1.0), (1, 2, 1.0, 1.0), (0, 2, 1.0, 0.0)]), 0.0, None, 1e-13);
         assert!(f.theta.iter().all(|t| t.abs() < 1e-12));
     }
 

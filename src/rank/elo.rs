@@ -17,12 +17,7 @@ pub struct EloParams {
 
 impl Default for EloParams {
     fn default() -> Self {
-        Self {
-            k: 4.0,
-            scale: 400.0,
-            base: 10.0,
-            init: 1000.0,
-        }
+        Self { k: 4.0, scale: 400.0, base: 10.0, init: 1000.0 }
     }
 }
 
@@ -47,24 +42,14 @@ pub fn games(battles: &Battles, both_bad: BothBad) -> Vec<Game> {
             Outcome::BothBad => continue,
         };
         for _ in 0..count {
-            out.push(Game {
-                a: a as u32,
-                b: b as u32,
-                y,
-            });
+            out.push(Game { a: a as u32, b: b as u32, y });
         }
     }
     out
 }
 
 /// Runs Elo over `order` (indices into `games`), returning ratings per model.
-pub fn run(
-    n: usize,
-    games: &[Game],
-    order: impl Iterator<Item = usize>,
-    p: &EloParams,
-    out: &mut Vec<f64>,
-) {
+pub fn run(n: usize, games: &[Game], order: impl Iterator<Item = usize>, p: &EloParams, out: &mut Vec<f64>) {
     out.clear();
     out.resize(n, p.init);
     for g in order.map(|i| games[i]) {

@@ -117,6 +117,7 @@ pub struct Reach {
     start: Vec<usize>,
     links: Vec<(u32, u32)>,
     seen: Vec<bool>,
+    active: Vec<bool>,
     stack: Vec<u32>,
 }
 
@@ -139,28 +140,22 @@ impl Reach {
             links[fill[j as usize]] = (i, p as u32);
             fill[j as usize] += 1;
         }
-        Self {
-            start: degree,
-            links,
-            seen: vec![false; n],
-            stack: Vec::new(),
-        }
+        Self { start: degree, links, seen: vec![false; n], active: Vec::new(), stack: Vec::new() }
     }
 
     /// True when the models with battles in `pairs` (same order as at construction) form one strongly connected
     /// component of the scored-against graph.
     pub fn strongly_connected(&mut self, pairs: &[Pair]) -> bool {
         let n = self.seen.len();
-        let active = |m: usize, links: &[(u32, u32)], start: &[usize]| {
-            links[start[m]..start[m + 1]]
-                .iter()
-                .any(|&(_, p)| pairs[p as usize].n > 0.0)
-        };
-        let Some(root) = (0..n).find(|&m| active(m, &self.links, &self.start)) else {
-            return true;
-        };
+        self.active.clear();
+        self.active.resize(n, false);
+        for p in pairs.iter().filter(|p| p.n > 0.0) {
+            self.active[p.i as usize] = true;
+            self.active[p.j as usize] = true;
+        }
+        let Some(root) = self.active.iter().position(|&a| a) else { return true };
         for forward in [true, false] {
-            self.seen.iter_mut().for_each(|s| *s = false);
+            self.seen.fill(false);
             self.seen[root] = true;
             self.stack.clear();
             self.stack.push(root as u32);
@@ -169,23 +164,16 @@ impl Reach {
                 for &(u, p) in &self.links[self.start[v]..self.start[v + 1]] {
                     let pair = &pairs[p as usize];
                     // Score of v against u in this pair, and of u against v.
-                    let (v_scored, u_scored) = if pair.i as usize == v {
-                        (pair.s, pair.n - pair.s)
-                    } else {
-                        (pair.n - pair.s, pair.s)
-                    };
-                    let edge = if forward {
-                        v_scored > 0.0
-                    } else {
-                        u_scored > 0.0
-                    };
+                    let (v_scored, u_scored) =
+                        if pair.i as usize == v { (pair.s, pair.n - pair.s) } else { (pair.n - pair.s, pair.s) };
+                    let edge = if forward { v_scored > 0.0 } else { u_scored > 0.0 };
                     if edge && !self.seen[u as usize] {
                         self.seen[u as usize] = true;
                         self.stack.push(u);
                     }
                 }
             }
-            if (0..n).any(|m| !self.seen[m] && active(m, &self.links, &self.start)) {
+            if self.seen.iter().zip(&self.active).any(|(&seen, &active)| active && !seen) {
                 return false;
             }
         }

@@ -31,19 +31,10 @@ pub fn predicted(raw: &[f64], scale: f64, base: f64) -> Vec<f64> {
 }
 
 /// Builds the matrices for a leaderboard from the same rows it was fitted on.
-pub fn matrices(
-    board: &Leaderboard,
-    rows: &Rows,
-    models: &[String],
-    scale: f64,
-    base: f64,
-) -> Matrices {
+pub fn matrices(board: &Leaderboard, rows: &Rows, models: &[String], scale: f64, base: f64) -> Matrices {
     let n = models.len();
-    let order: Vec<usize> = board
-        .models
-        .iter()
-        .map(|m| models.iter().position(|x| *x == m.model).unwrap_or(0))
-        .collect();
+    let order: Vec<usize> =
+        board.models.iter().map(|m| models.iter().position(|x| *x == m.model).unwrap_or(0)).collect();
     let mut count = vec![vec![0.0; n]; n];
     let mut score = vec![vec![0.0; n]; n];
     for r in &rows.rows {
@@ -55,25 +46,14 @@ pub fn matrices(
     }
     let p = predicted(&board.raw, scale, base);
     let pick = |f: &dyn Fn(usize, usize) -> f64| -> Vec<Vec<f64>> {
-        order
-            .iter()
-            .map(|&i| order.iter().map(|&j| f(i, j)).collect())
-            .collect()
+        order.iter().map(|&i| order.iter().map(|&j| f(i, j)).collect()).collect()
     };
     Matrices {
         models: order.iter().map(|&i| models[i].clone()).collect(),
-        counts: pick(&|i, j| count[i][j])
-            .into_iter()
-            .map(|r| r.into_iter().map(|x| x as u64).collect())
-            .collect(),
+        counts: pick(&|i, j| count[i][j]).into_iter().map(|r| r.into_iter().map(|x| x as u64).collect()).collect(),
         win_rate: order
             .iter()
-            .map(|&i| {
-                order
-                    .iter()
-                    .map(|&j| (count[i][j] > 0.0).then(|| score[i][j] / count[i][j]))
-                    .collect()
-            })
+            .map(|&i| order.iter().map(|&j| (count[i][j] > 0.0).then(|| score[i][j] / count[i][j])).collect())
             .collect(),
         predicted: pick(&|i, j| p[i * n + j]),
     }

@@ -193,51 +193,36 @@ impl Ranking {
         validate(options)?;
         for name in reference_model(&options.identify) {
             if battles.model_id(name).is_none() {
-                return Err(Error::UnknownModel {
-                    model: name.to_owned(),
-                    option: "anchor",
-                });
+                return Err(Error::UnknownModel { model: name.to_owned(), option: "anchor" });
             }
         }
         let rows = Rows::new(battles, &options.rows);
         let total = rows.total();
         if options.ci == Ci::Bootstrap && total > f64::from(u32::MAX) {
-            return Err(Error::option(
-                "ci",
-                "the bootstrap supports at most 4294967295 battles",
-            ));
+            return Err(Error::option("ci", "the bootstrap supports at most 4294967295 battles"));
         }
         if total == 0.0 {
-            let why = if battles.is_empty() {
-                ""
-            } else {
-                " (every battle was excluded or had count 0)"
-            };
+            let why = if battles.is_empty() { "" } else { " (every battle was excluded or had count 0)" };
             return Err(Error::Empty(why.into()));
         }
         let n = rows.n_models;
         let index = pair_index(&rows.rows);
         let mut pairs = Vec::new();
-        pair_totals(
-            &rows.rows,
-            rows.rows.iter().map(|r| r.count),
-            &index,
-            &mut pairs,
-        );
+        pair_totals(&rows.rows, rows.rows.iter().map(|r| r.count), &index, &mut pairs);
         let components = Components::new(n, &pairs);
         let identified: Vec<bool> = (0..n).map(|m| components.identified(m)).collect();
         let mut warnings = Vec::new();
-        let unidentified: Vec<&str> = (0..n)
-            .filter(|&m| !identified[m])
-            .map(|m| battles.models()[m].as_str())
-            .collect();
+        let unidentified: Vec<&str> =
+            (0..n).filter(|&m| !identified[m]).map(|m| battles.models()[m].as_str()).collect();
         if !unidentified.is_empty() {
             warnings.push(format!(
                 "the comparison graph is not strongly connected: the data cannot pin the ratings of {} ({}){}",
                 plural(unidentified.len(), "model"),
                 preview(&unidentified),
                 if options.method == Method::Bt && options.ridge == 0.0 {
-                    format!("; fitted with ridge {FALLBACK_RIDGE} (a standard normal prior on θ) to keep ratings finite")
+                    format!(
+                        "; fitted with ridge {FALLBACK_RIDGE} (a standard normal prior on θ) to keep ratings finite"
+                    )
                 } else {
                     String::new()
                 }
@@ -255,16 +240,8 @@ impl Ranking {
                 };
                 let fit = bt::fit(n, &pairs, ridge, None, options.tolerance);
                 let variance = (options.ci == Ci::Sandwich).then(|| {
-                    let cov = bt::sandwich(
-                        &fit.theta,
-                        &rows.rows,
-                        rows.unweighted,
-                        options.hessian_reg,
-                        ridge,
-                    );
-                    let reference = reference_model(&options.identify)
-                        .next()
-                        .and_then(|m| battles.model_id(m));
+                    let cov = bt::sandwich(&fit.theta, &rows.rows, rows.unweighted, options.hessian_reg, ridge);
+                    let reference = reference_model(&options.identify).next().and_then(|m| battles.model_id(m));
                     (0..n)
                         .map(|i| {
                             let v = match reference {
@@ -280,11 +257,7 @@ impl Ranking {
                 for (k, r) in rows.rows.iter().enumerate() {
                     battle_row.extend(std::iter::repeat_n(k as u32, r.count as usize));
                 }
-                let work = Work::Bt {
-                    index,
-                    battle_row,
-                    theta: fit.theta,
-                };
+                let work = Work::Bt { index, battle_row, theta: fit.theta };
                 (raw, ridge, fit.iterations, variance, work)
             }
             Method::Elo => {
@@ -343,12 +316,7 @@ impl Ranking {
             let raw = self.resample(&draws, &mut scratch);
             let start = self.samples.len();
             self.samples.resize(start + n, 0.0);
-            identify(
-                &raw,
-                &self.options,
-                &self.models,
-                &mut self.samples[start..],
-            );
+            identify(&raw, &self.options, &self.models, &mut self.samples[start..]);
         }
         self.done = end;
     }
@@ -356,11 +324,7 @@ impl Ranking {
     fn resample(&self, draws: &Draws, s: &mut Scratch) -> Vec<f64> {
         let n = self.models.len();
         match &self.work {
-            Work::Bt {
-                index,
-                battle_row,
-                theta,
-            } => {
+            Work::Bt { index, battle_row, theta } => {
                 let rows = &self.rows.rows;
                 s.idx.resize(battle_row.len(), 0);
                 draws.fill_below(battle_row.len() as u32, &mut s.idx);
@@ -370,15 +334,8 @@ impl Ranking {
                     s.counts[battle_row[u as usize] as usize] += 1.0;
                 }
                 pair_totals(rows, s.counts.iter().copied(), index, &mut s.pairs);
-                let connected = s
-                    .reach
-                    .get_or_insert_with(|| Reach::new(n, &index.pairs))
-                    .strongly_connected(&s.pairs);
-                let ridge = if self.ridge == 0.0 && !connected {
-                    FALLBACK_RIDGE
-                } else {
-                    self.ridge
-                };
+                let connected = s.reach.get_or_insert_with(|| Reach::new(n, &index.pairs)).strongly_connected(&s.pairs);
+                let ridge = if self.ridge == 0.0 && !connected { FALLBACK_RIDGE } else { self.ridge };
                 // Warm start from the full-data fit when the problem is the same kind; from zero otherwise.
                 s.theta.clear();
                 if ridge == self.ridge {
@@ -389,14 +346,7 @@ impl Ranking {
                 // Stop after a step below 1e-3: the error left is of order 1e-6 (measured on LLMFAO: bounds within
                 // 3e-7 Elo of fully converged refits), far below the bootstrap's own noise, and it saves a Newton
                 // iteration per round.
-                bt::fit_in(
-                    &mut s.workspace,
-                    &s.pairs,
-                    ridge,
-                    &mut s.theta,
-                    self.options.tolerance.max(1e-10),
-                    1e-3,
-                );
+                bt::fit_in(&mut s.workspace, &s.pairs, ridge, &mut s.theta, self.options.tolerance.max(1e-10), 1e-3);
                 let alpha = self.options.scale / self.options.base.ln();
                 s.theta.iter().map(|t| t * alpha).collect()
             }
@@ -404,13 +354,7 @@ impl Ranking {
                 s.idx.resize(games.len(), 0);
                 draws.fill_below(games.len() as u32, &mut s.idx);
                 let mut r = Vec::new();
-                elo::run(
-                    n,
-                    games,
-                    s.idx.iter().map(|&i| i as usize),
-                    &elo_params(&self.options),
-                    &mut r,
-                );
+                elo::run(n, games, s.idx.iter().map(|&i| i as usize), &elo_params(&self.options), &mut r);
                 r.iter().map(|x| x - self.options.init).collect()
             }
         }
@@ -441,11 +385,7 @@ impl Ranking {
             let better = models.iter().filter(|o| o.lower > models[m].upper).count();
             models[m].rank = 1 + better as u32;
         }
-        models.sort_by(|p, q| {
-            q.rating
-                .total_cmp(&p.rating)
-                .then_with(|| p.model.cmp(&q.model))
-        });
+        models.sort_by(|p, q| q.rating.total_cmp(&p.rating).then_with(|| p.model.cmp(&q.model)));
         Leaderboard {
             method: self.options.method,
             ci: self.options.ci,
@@ -470,14 +410,9 @@ impl Ranking {
             Ci::Sandwich => {
                 let var = self.variance.clone().unwrap_or_else(|| vec![0.0; n]);
                 let z = normal_quantile(1.0 - tail);
-                let bounds: Vec<(f64, f64)> = (0..n)
-                    .map(|m| self.sandwich_bounds(m, rating[m], z * var[m].sqrt()))
-                    .collect();
-                (
-                    bounds.iter().map(|b| b.0).collect(),
-                    bounds.iter().map(|b| b.1).collect(),
-                    var,
-                )
+                let bounds: Vec<(f64, f64)> =
+                    (0..n).map(|m| self.sandwich_bounds(m, rating[m], z * var[m].sqrt())).collect();
+                (bounds.iter().map(|b| b.0).collect(), bounds.iter().map(|b| b.1).collect(), var)
             }
             Ci::Bootstrap if self.done == 0 => (rating.to_vec(), rating.to_vec(), vec![0.0; n]),
             Ci::Bootstrap => {
@@ -502,13 +437,7 @@ impl Ranking {
 
     /// Counts, observed win rates and predicted probabilities, in leaderboard order.
     pub fn matrices(&self) -> matrix::Matrices {
-        matrix::matrices(
-            &self.leaderboard(),
-            &self.rows,
-            &self.models,
-            self.options.scale,
-            self.options.base,
-        )
+        matrix::matrices(&self.leaderboard(), &self.rows, &self.models, self.options.scale, self.options.base)
     }
 
     /// rating ± half-width for mean and anchor identification; for a baseline, the win-rate transform of the
@@ -517,11 +446,7 @@ impl Ranking {
         match &self.options.identify {
             Identify::Mean | Identify::Anchor { .. } => (rating - half, rating + half),
             Identify::Baseline { model } => {
-                let r = self
-                    .models
-                    .iter()
-                    .position(|x| x == model)
-                    .map_or(0.0, |i| self.raw[i]);
+                let r = self.models.iter().position(|x| x == model).map_or(0.0, |i| self.raw[i]);
                 let c = self.raw[m] - r;
                 let (o, base) = (&self.options, self.options.base);
                 let win = |x: f64| 100.0 / (1.0 + base.powf(-x / o.scale));
@@ -542,12 +467,7 @@ struct Scratch {
 }
 
 fn elo_params(o: &RankOptions) -> EloParams {
-    EloParams {
-        k: o.k,
-        scale: o.scale,
-        base: o.base,
-        init: o.init,
-    }
+    EloParams { k: o.k, scale: o.scale, base: o.base, init: o.init }
 }
 
 fn reference_model(identify: &Identify) -> impl Iterator<Item = &str> {
@@ -591,63 +511,19 @@ fn validate(o: &RankOptions) -> Result<()> {
             Err(Error::option(option, why))
         }
     };
-    check(
-        o.level > 0.0 && o.level < 1.0,
-        "level",
-        "must be strictly between 0 and 1",
-    )?;
-    check(
-        o.scale.is_finite() && o.scale > 0.0,
-        "scale",
-        "must be a finite number > 0",
-    )?;
-    check(
-        o.base.is_finite() && o.base > 1.0,
-        "base",
-        "must be a finite number > 1",
-    )?;
+    check(o.level > 0.0 && o.level < 1.0, "level", "must be strictly between 0 and 1")?;
+    check(o.scale.is_finite() && o.scale > 0.0, "scale", "must be a finite number > 0")?;
+    check(o.base.is_finite() && o.base > 1.0, "base", "must be a finite number > 1")?;
     check(o.init.is_finite(), "init", "must be finite")?;
-    check(
-        o.ridge.is_finite() && o.ridge >= 0.0,
-        "ridge",
-        "must be a finite number ≥ 0",
-    )?;
-    check(
-        o.hessian_reg.is_finite() && o.hessian_reg >= 0.0,
-        "hessianReg",
-        "must be a finite number ≥ 0",
-    )?;
-    check(
-        o.tolerance.is_finite() && o.tolerance > 0.0,
-        "tolerance",
-        "must be a finite number > 0",
-    )?;
-    check(
-        o.k.is_finite() && o.k > 0.0,
-        "k",
-        "must be a finite number > 0",
-    )?;
-    check(
-        o.rows.min_pair_count.is_finite() && o.rows.min_pair_count >= 0.0,
-        "minPairCount",
-        "must be ≥ 0",
-    )?;
-    check(
-        o.ci != Ci::Bootstrap || o.rounds > 0,
-        "rounds",
-        "must be ≥ 1 for a bootstrap",
-    )?;
-    check(
-        !(o.ci == Ci::Sandwich && o.method == Method::Elo),
-        "ci",
-        "the sandwich needs method bt",
-    )?;
+    check(o.ridge.is_finite() && o.ridge >= 0.0, "ridge", "must be a finite number ≥ 0")?;
+    check(o.hessian_reg.is_finite() && o.hessian_reg >= 0.0, "hessianReg", "must be a finite number ≥ 0")?;
+    check(o.tolerance.is_finite() && o.tolerance > 0.0, "tolerance", "must be a finite number > 0")?;
+    check(o.k.is_finite() && o.k > 0.0, "k", "must be a finite number > 0")?;
+    check(o.rows.min_pair_count.is_finite() && o.rows.min_pair_count >= 0.0, "minPairCount", "must be ≥ 0")?;
+    check(o.ci != Ci::Bootstrap || o.rounds > 0, "rounds", "must be ≥ 1 for a bootstrap")?;
+    check(!(o.ci == Ci::Sandwich && o.method == Method::Elo), "ci", "the sandwich needs method bt")?;
     if let Identify::Anchor { value, .. } = &o.identify {
-        check(
-            value.is_finite(),
-            "anchor",
-            "the anchor value must be finite",
-        )?;
+        check(value.is_finite(), "anchor", "the anchor value must be finite")?;
     }
     Ok(())
 }

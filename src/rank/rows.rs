@@ -62,11 +62,7 @@ pub struct RowOptions {
 
 impl Default for RowOptions {
     fn default() -> Self {
-        Self {
-            both_bad: BothBad::Tie,
-            reweighted: false,
-            min_pair_count: 50.0,
-        }
+        Self { both_bad: BothBad::Tie, reweighted: false, min_pair_count: 50.0 }
     }
 }
 
@@ -80,23 +76,12 @@ impl Rows {
                 continue;
             }
             let y = score(outcome);
-            let key = (
-                a as u32,
-                b as u32,
-                (y * 2.0) as u8,
-                battles.weight(i).to_bits(),
-            );
+            let key = (a as u32, b as u32, (y * 2.0) as u8, battles.weight(i).to_bits());
             *map.entry(key).or_insert(0.0) += f64::from(count);
         }
         let mut rows: Vec<Row> = map
             .into_iter()
-            .map(|((a, b, y2, w), count)| Row {
-                a,
-                b,
-                y: f64::from(y2) / 2.0,
-                count,
-                w: f64::from_bits(w),
-            })
+            .map(|((a, b, y2, w), count)| Row { a, b, y: f64::from(y2) / 2.0, count, w: f64::from_bits(w) })
             .collect();
         rows.sort_by_key(|p| (p.a, p.b, p.y.to_bits(), p.w.to_bits()));
         if options.reweighted {
@@ -109,11 +94,7 @@ impl Rows {
             }
         }
         let unweighted = rows.iter().all(|r| r.w == 1.0);
-        Self {
-            rows,
-            n_models: battles.models().len(),
-            unweighted,
-        }
+        Self { rows, n_models: battles.models().len(), unweighted }
     }
 
     /// Total number of battles.
@@ -165,19 +146,9 @@ pub struct Pair {
 
 /// Collapses rows, with per-row counts `counts` (the rows' own counts, or bootstrap counts), into pair totals.
 /// `index` maps each row to its pair; build it once with [`pair_index`].
-pub fn pair_totals(
-    rows: &[Row],
-    counts: impl Iterator<Item = f64>,
-    index: &PairIndex,
-    out: &mut Vec<Pair>,
-) {
+pub fn pair_totals(rows: &[Row], counts: impl Iterator<Item = f64>, index: &PairIndex, out: &mut Vec<Pair>) {
     out.clear();
-    out.extend(index.pairs.iter().map(|&(i, j)| Pair {
-        i,
-        j,
-        n: 0.0,
-        s: 0.0,
-    }));
+    out.extend(index.pairs.iter().map(|&(i, j)| Pair { i, j, n: 0.0, s: 0.0 }));
     for ((r, c), &k) in rows.iter().zip(counts).zip(&index.row_pair) {
         let p = &mut out[k as usize];
         let wc = r.w * c;
@@ -200,11 +171,7 @@ pub fn pair_index(rows: &[Row]) -> PairIndex {
     let mut pairs: Vec<(u32, u32)> = rows.iter().map(|r| unordered(r.a, r.b)).collect();
     pairs.sort_unstable();
     pairs.dedup();
-    let lookup: HashMap<(u32, u32), u32> = pairs
-        .iter()
-        .enumerate()
-        .map(|(k, &p)| (p, k as u32))
-        .collect();
+    let lookup: HashMap<(u32, u32), u32> = pairs.iter().enumerate().map(|(k, &p)| (p, k as u32)).collect();
     let row_pair = rows.iter().map(|r| lookup[&unordered(r.a, r.b)]).collect();
     PairIndex { pairs, row_pair }
 }

@@ -18,10 +18,7 @@ pub struct JsGpu {
 impl JsGpu {
     /// Requests an adapter and device. Rejects with code `GPU` when WebGPU is unavailable.
     pub async fn request() -> Result<JsGpu, JsValue> {
-        Gpu::new()
-            .await
-            .map(|g| JsGpu { inner: Rc::new(g) })
-            .map_err(|e| js_error(&e))
+        Gpu::new().await.map(|g| JsGpu { inner: Rc::new(g) }).map_err(|e| js_error(&e))
     }
 
     /// The adapter's name and backend.
@@ -34,10 +31,7 @@ impl JsGpu {
     pub fn predicted(&self, ratings: Vec<f64>, scale: f64, base: f64) -> js_sys::Promise {
         let gpu = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let out = gpu
-                .predicted(&ratings, scale, base)
-                .await
-                .map_err(|e| js_error(&e))?;
+            let out = gpu.predicted(&ratings, scale, base).await.map_err(|e| js_error(&e))?;
             Ok(js_sys::Float32Array::from(out.as_slice()).into())
         })
     }

@@ -27,9 +27,7 @@ pub(crate) fn js_error(e: &Error) -> JsValue {
 
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value
-        .serialize(&serializer)
-        .map_err(|e| js_error(&Error::option("output", e.to_string())))
+    value.serialize(&serializer).map_err(|e| js_error(&Error::option("output", e.to_string())))
 }
 
 /// A parsed set of battles (long-lived: call `free()` when done).
@@ -43,9 +41,7 @@ impl JsBattles {
     /// Parses battles from text with `{format, columns, labels, skipInvalid}`.
     pub fn parse(text: &str, options: JsValue) -> Result<JsBattles, JsValue> {
         let options = options::parse_options(options)?;
-        Battles::parse(text, &options)
-            .map(|inner| JsBattles { inner })
-            .map_err(|e| js_error(&e))
+        Battles::parse(text, &options).map(|inner| JsBattles { inner }).map_err(|e| js_error(&e))
     }
 
     /// Parses battles from UTF-8 bytes (no JS string in between: large files take half the memory).
@@ -54,20 +50,12 @@ impl JsBattles {
         let options = options::parse_options(options)?;
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let at = crate::error::Location {
-                row: 1 + bytes[..e.valid_up_to()]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count(),
+                row: 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count(),
                 field: None,
             };
-            js_error(&Error::Parse {
-                at,
-                message: format!("invalid UTF-8: {e}"),
-            })
+            js_error(&Error::Parse { at, message: format!("invalid UTF-8: {e}") })
         })?;
-        Battles::parse(text, &options)
-            .map(|inner| JsBattles { inner })
-            .map_err(|e| js_error(&e))
+        Battles::parse(text, &options).map(|inner| JsBattles { inner }).map_err(|e| js_error(&e))
     }
 
     /// Number of records.
@@ -112,9 +100,7 @@ impl JsRanking {
     #[wasm_bindgen(constructor)]
     pub fn new(battles: &JsBattles, options: JsValue) -> Result<JsRanking, JsValue> {
         let options = options::rank_options(options)?;
-        Ranking::new(&battles.inner, &options)
-            .map(|inner| JsRanking { inner })
-            .map_err(|e| js_error(&e))
+        Ranking::new(&battles.inner, &options).map(|inner| JsRanking { inner }).map_err(|e| js_error(&e))
     }
 
     /// Bootstrap rounds still to run.
@@ -145,16 +131,7 @@ impl JsRanking {
     pub fn rating_scale(&self) -> Vec<f64> {
         let board = self.inner.leaderboard();
         let models = self.inner.models();
-        board
-            .models
-            .iter()
-            .map(|m| {
-                models
-                    .iter()
-                    .position(|x| *x == m.model)
-                    .map_or(0.0, |i| board.raw[i])
-            })
-            .collect()
+        board.models.iter().map(|m| models.iter().position(|x| *x == m.model).map_or(0.0, |i| board.raw[i])).collect()
     }
 
     /// Counts, observed win rates and predicted probabilities, in leaderboard order.

@@ -8,10 +8,7 @@ use crate::battles::{BothBad, Columns, Labels, ParseOptions};
 use crate::rank::{Ci, Identify, Method, RankOptions};
 use crate::Error;
 
-fn from_js<T: for<'de> Deserialize<'de> + Default>(
-    value: JsValue,
-    what: &'static str,
-) -> Result<T, JsValue> {
+fn from_js<T: for<'de> Deserialize<'de> + Default>(value: JsValue, what: &'static str) -> Result<T, JsValue> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
@@ -32,15 +29,11 @@ fn check_keys(value: &JsValue, allowed: &[&str], what: &'static str) -> Result<(
     for key in js_sys::Object::keys(object).iter() {
         let key = key.as_string().unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
-            let why = format!(
-                "unknown option `{key}` (expected one of {})",
-                allowed.join(", ")
-            );
+            let why = format!("unknown option `{key}` (expected one of {})", allowed.join(", "));
             return Err(js_error(&Error::option(what, why)));
         }
         if let Some(nested) = nested_keys(&key) {
-            let inner =
-                js_sys::Reflect::get(value, &JsValue::from_str(&key)).unwrap_or(JsValue::UNDEFINED);
+            let inner = js_sys::Reflect::get(value, &JsValue::from_str(&key)).unwrap_or(JsValue::UNDEFINED);
             check_keys(&inner, nested, what)?;
         }
     }
@@ -49,9 +42,7 @@ fn check_keys(value: &JsValue, allowed: &[&str], what: &'static str) -> Result<(
 
 fn nested_keys(key: &str) -> Option<&'static [&'static str]> {
     match key {
-        "columns" => Some(&[
-            "modelA", "modelB", "winner", "count", "weight", "id", "judge", "category", "tstamp",
-        ]),
+        "columns" => Some(&["modelA", "modelB", "winner", "count", "weight", "id", "judge", "category", "tstamp"]),
         "labels" => Some(&["a", "b", "tie", "bothBad"]),
         "anchor" => Some(&["model", "value"]),
         _ => None,
@@ -91,11 +82,7 @@ struct JsLabels {
 }
 
 pub(super) fn parse_options(value: JsValue) -> Result<ParseOptions, JsValue> {
-    check_keys(
-        &value,
-        &["format", "columns", "labels", "skipInvalid"],
-        "parse options",
-    )?;
+    check_keys(&value, &["format", "columns", "labels", "skipInvalid"], "parse options")?;
     let js: JsParse = from_js(value, "parse options")?;
     let mut o = ParseOptions::default();
     if let Some(f) = js.format {
@@ -188,12 +175,7 @@ fn rank_from(js: JsRank) -> crate::Result<RankOptions> {
         o.method = match m.as_str() {
             "bt" => Method::Bt,
             "elo" => Method::Elo,
-            _ => {
-                return Err(Error::option(
-                    "method",
-                    format!("`{m}` is not one of bt, elo"),
-                ))
-            }
+            _ => return Err(Error::option("method", format!("`{m}` is not one of bt, elo"))),
         };
     }
     if let Some(c) = js.ci {
@@ -201,40 +183,18 @@ fn rank_from(js: JsRank) -> crate::Result<RankOptions> {
             "none" => Ci::None,
             "sandwich" => Ci::Sandwich,
             "bootstrap" => Ci::Bootstrap,
-            _ => {
-                return Err(Error::option(
-                    "ci",
-                    format!("`{c}` is not one of none, sandwich, bootstrap"),
-                ))
-            }
+            _ => return Err(Error::option("ci", format!("`{c}` is not one of none, sandwich, bootstrap"))),
         };
     }
     if let Some(seed) = js.seed {
-        if !(seed.is_finite()
-            && seed >= 0.0
-            && seed.fract() == 0.0
-            && seed <= 9_007_199_254_740_991.0)
-        {
-            return Err(Error::option(
-                "seed",
-                "must be a whole number from 0 to 2^53 − 1",
-            ));
+        if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0 && seed <= 9_007_199_254_740_991.0) {
+            return Err(Error::option("seed", "must be a whole number from 0 to 2^53 − 1"));
         }
         o.seed = seed as u64;
     }
     match (js.anchor, js.baseline) {
-        (Some(_), Some(_)) => {
-            return Err(Error::option(
-                "anchor",
-                "give either anchor or baseline, not both",
-            ))
-        }
-        (Some(a), None) => {
-            o.identify = Identify::Anchor {
-                model: a.model,
-                value: a.value,
-            }
-        }
+        (Some(_), Some(_)) => return Err(Error::option("anchor", "give either anchor or baseline, not both")),
+        (Some(a), None) => o.identify = Identify::Anchor { model: a.model, value: a.value },
         (None, Some(model)) => o.identify = Identify::Baseline { model },
         (None, None) => {}
     }
@@ -242,12 +202,7 @@ fn rank_from(js: JsRank) -> crate::Result<RankOptions> {
         o.rows.both_bad = match b.as_str() {
             "tie" => BothBad::Tie,
             "exclude" => BothBad::Exclude,
-            _ => {
-                return Err(Error::option(
-                    "bothBad",
-                    format!("`{b}` is not one of tie, exclude"),
-                ))
-            }
+            _ => return Err(Error::option("bothBad", format!("`{b}` is not one of tie, exclude"))),
         };
     }
     o.rounds = js.rounds.unwrap_or(o.rounds);

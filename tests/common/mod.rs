@@ -7,9 +7,7 @@ use arbiter::{Battles, ParseOptions};
 
 /// ../shared/data, next to the repository (as on CI).
 pub fn shared(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(path)
 }
 
 pub fn read(path: &PathBuf) -> String {
