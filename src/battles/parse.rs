@@ -40,8 +40,9 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// Which field (JSON key or CSV column) holds what.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Which field (JSON key or CSV column) holds what. Deserialises from camelCase keys, missing ones defaulted.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Columns {
     /// Side A's model (default `model_a`).
     pub model_a: String,
@@ -80,8 +81,10 @@ impl Default for Columns {
 }
 
 /// Winner labels for each outcome. The names of the A and B columns always count as A and B labels too, so LLMFAO's
-/// `left,right,winner` with winner in {left, right, tie} needs only the column mapping.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `left,right,winner` with winner in {left, right, tie} needs only the column mapping. Deserialises like
+/// [`Columns`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Labels {
     /// Labels meaning "A won" (default `model_a`).
     pub a: Vec<String>,

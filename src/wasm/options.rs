@@ -53,32 +53,9 @@ fn nested_keys(key: &str) -> Option<&'static [&'static str]> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct JsParse {
     format: Option<String>,
-    columns: Option<JsColumns>,
-    labels: Option<JsLabels>,
+    columns: Option<Columns>,
+    labels: Option<Labels>,
     skip_invalid: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct JsColumns {
-    model_a: Option<String>,
-    model_b: Option<String>,
-    winner: Option<String>,
-    count: Option<String>,
-    weight: Option<String>,
-    id: Option<String>,
-    judge: Option<String>,
-    category: Option<String>,
-    tstamp: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct JsLabels {
-    a: Option<Vec<String>>,
-    b: Option<Vec<String>>,
-    tie: Option<Vec<String>>,
-    both_bad: Option<Vec<String>>,
 }
 
 pub(super) fn parse_options(value: JsValue) -> Result<ParseOptions, JsValue> {
@@ -88,29 +65,8 @@ pub(super) fn parse_options(value: JsValue) -> Result<ParseOptions, JsValue> {
     if let Some(f) = js.format {
         o.format = f.parse().map_err(|e| js_error(&e))?;
     }
-    if let Some(c) = js.columns {
-        let d = Columns::default();
-        o.columns = Columns {
-            model_a: c.model_a.unwrap_or(d.model_a),
-            model_b: c.model_b.unwrap_or(d.model_b),
-            winner: c.winner.unwrap_or(d.winner),
-            count: c.count.unwrap_or(d.count),
-            weight: c.weight.unwrap_or(d.weight),
-            id: c.id.unwrap_or(d.id),
-            judge: c.judge.unwrap_or(d.judge),
-            category: c.category.unwrap_or(d.category),
-            tstamp: c.tstamp.unwrap_or(d.tstamp),
-        };
-    }
-    if let Some(l) = js.labels {
-        let d = Labels::default();
-        o.labels = Labels {
-            a: l.a.unwrap_or(d.a),
-            b: l.b.unwrap_or(d.b),
-            tie: l.tie.unwrap_or(d.tie),
-            both_bad: l.both_bad.unwrap_or(d.both_bad),
-        };
-    }
+    o.columns = js.columns.unwrap_or_default();
+    o.labels = js.labels.unwrap_or_default();
     o.skip_invalid = js.skip_invalid.unwrap_or(false);
     Ok(o)
 }
