@@ -193,7 +193,8 @@ impl Ranking {
         validate(options)?;
         for name in reference_model(&options.identify) {
             if battles.model_id(name).is_none() {
-                return Err(Error::UnknownModel { model: name.to_owned(), option: "anchor" });
+                let option = if matches!(options.identify, Identify::Baseline { .. }) { "baseline" } else { "anchor" };
+                return Err(Error::UnknownModel { model: name.to_owned(), option });
             }
         }
         let rows = Rows::new(battles, &options.rows);
@@ -253,9 +254,13 @@ impl Ranking {
                         .collect()
                 });
                 let raw = fit.theta.iter().map(|t| t * alpha).collect();
-                let mut battle_row = Vec::with_capacity(total as usize);
-                for (k, r) in rows.rows.iter().enumerate() {
-                    battle_row.extend(std::iter::repeat_n(k as u32, r.count as usize));
+                // Only the bootstrap draws battles.
+                let mut battle_row = Vec::new();
+                if options.ci == Ci::Bootstrap {
+                    battle_row.reserve(total as usize);
+                    for (k, r) in rows.rows.iter().enumerate() {
+                        battle_row.extend(std::iter::repeat_n(k as u32, r.count as usize));
+                    }
                 }
                 let work = Work::Bt { index, battle_row, theta: fit.theta };
                 (raw, ridge, fit.iterations, variance, work)
