@@ -21,7 +21,8 @@ impl fmt::Display for Location {
     }
 }
 
-/// Errors of arbiter. `code()` is stable across releases; messages may improve.
+/// Errors of arbiter. `code()` is stable across releases; messages may improve. The JS layer adds three codes of
+/// its own: `CANCELLED` (an AbortSignal fired), `NOT_INITIALIZED` (no `init()` yet) and `FREED` (use after `free()`).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The input could not be parsed at all (bad JSON, bad CSV quoting, wrong top-level shape).
@@ -48,9 +49,6 @@ pub enum Error {
     /// An option value out of its range.
     #[error("invalid option `{option}`: {why}")]
     InvalidOption { option: &'static str, why: String },
-    /// The computation was cancelled by the caller.
-    #[error("cancelled")]
-    Cancelled,
     /// The GPU could not run the work (no adapter, device lost, out of memory).
     #[error("gpu: {0}")]
     Gpu(String),
@@ -68,7 +66,6 @@ impl Error {
             Error::Empty(_) => "EMPTY",
             Error::UnknownModel { .. } => "UNKNOWN_MODEL",
             Error::InvalidOption { .. } => "INVALID_OPTION",
-            Error::Cancelled => "CANCELLED",
             Error::Gpu(_) => "GPU",
         }
     }

@@ -35,8 +35,6 @@ pub(crate) fn sigmoid(x: f64) -> f64 {
 pub struct Fit {
     pub theta: Vec<f64>,
     pub iterations: usize,
-    /// max |∂L/∂θ| at the end.
-    pub gradient: f64,
 }
 
 /// The loss (negative log-likelihood plus ridge).
@@ -101,15 +99,15 @@ pub struct Workspace {
 /// Fits θ by damped Newton from `start` (zeros when `None`). See [`fit_in`].
 pub fn fit(n: usize, pairs: &[Pair], ridge: f64, start: Option<&[f64]>, tolerance: f64) -> Fit {
     let mut theta = start.map_or_else(|| vec![0.0; n], <[f64]>::to_vec);
-    let (iterations, gradient) = fit_in(&mut Workspace::default(), pairs, ridge, &mut theta, tolerance, 1e-7);
-    Fit { theta, iterations, gradient }
+    let iterations = fit_in(&mut Workspace::default(), pairs, ridge, &mut theta, tolerance, 1e-7);
+    Fit { theta, iterations }
 }
 
 /// Newton from `theta` in place until max |gradient| ≤ tolerance · N, or until a full step is smaller than
 /// `step_tolerance` (the error left after it is of order its square). With `ridge == 0` the data must be strongly
 /// connected (see [`super::graph`]); the caller guarantees it. Models without battles keep their value (their
 /// Hessian row is empty, so they are pinned with a unit diagonal). A step that raises the loss is halved.
-/// Returns (iterations, final max |gradient|).
+/// Returns the number of Newton iterations.
 pub fn fit_in(
     ws: &mut Workspace,
     pairs: &[Pair],
@@ -117,7 +115,7 @@ pub fn fit_in(
     theta: &mut [f64],
     tolerance: f64,
     step_tolerance: f64,
-) -> (usize, f64) {
+) -> usize {
     let n = theta.len();
     let total: f64 = pairs.iter().map(|p| p.n).sum::<f64>().max(1.0);
     ws.g.resize(n, 0.0);
@@ -128,7 +126,6 @@ pub fn fit_in(
         ws.l = Array2::zeros((n, n));
     }
     let (mut iterations, mut best, mut t) = (0, f64::INFINITY, 1.0);
-    let mut gmax = f64::INFINITY;
     // The loss is only evaluated around large steps (a cold start, a far-off model): near the optimum a Newton
     // step on this convex loss always descends, and skipping the logarithms halves the cost of a bootstrap round.
     let mut check = false;
@@ -150,7 +147,7 @@ pub fn fit_in(
         }
         t = 1.0;
         derivatives(theta, pairs, ridge, &mut ws.strengths, &mut ws.g, &mut ws.h);
-        gmax = ws.g.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+        let gmax = ws.g.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
         if gmax <= tolerance * total || iterations == 200 {
             break;
         }
@@ -187,7 +184,7 @@ pub fn fit_in(
             break;
         }
     }
-    (iterations, gmax)
+    iterations
 }
 
 /// Makes the Hessian invertible without changing the Newton step within the identified subspace: without a ridge
