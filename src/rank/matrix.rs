@@ -3,7 +3,6 @@
 use serde::Serialize;
 
 use super::rows::Rows;
-use super::Leaderboard;
 
 /// Matrices indexed like `models` (the leaderboard order, best first).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -30,11 +29,10 @@ pub fn predicted(raw: &[f64], scale: f64, base: f64) -> Vec<f64> {
     out
 }
 
-/// Builds the matrices for a leaderboard from the same rows it was fitted on.
-pub fn matrices(board: &Leaderboard, rows: &Rows, models: &[String], scale: f64, base: f64) -> Matrices {
+/// Builds the matrices from the rows a ranking was fitted on, its rating-scale values `raw` (by model id) and its
+/// leaderboard `order` (model ids, best first).
+pub fn matrices(order: &[usize], rows: &Rows, models: &[String], raw: &[f64], scale: f64, base: f64) -> Matrices {
     let n = models.len();
-    let order: Vec<usize> =
-        board.models.iter().map(|m| models.iter().position(|x| *x == m.model).unwrap_or(0)).collect();
     let mut count = vec![vec![0.0; n]; n];
     let mut score = vec![vec![0.0; n]; n];
     for r in &rows.rows {
@@ -44,7 +42,7 @@ pub fn matrices(board: &Leaderboard, rows: &Rows, models: &[String], scale: f64,
         score[a][b] += r.count * r.y;
         score[b][a] += r.count * (1.0 - r.y);
     }
-    let p = predicted(&board.raw, scale, base);
+    let p = predicted(raw, scale, base);
     let pick = |f: &dyn Fn(usize, usize) -> f64| -> Vec<Vec<f64>> {
         order.iter().map(|&i| order.iter().map(|&j| f(i, j)).collect()).collect()
     };

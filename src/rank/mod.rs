@@ -147,9 +147,6 @@ pub struct Leaderboard {
     pub warnings: Vec<String>,
     /// Where the work ran: "cpu" (the GPU path reports its own).
     pub device: String,
-    /// Rating-scale values before identification, by model id (for predicted probabilities).
-    #[serde(skip)]
-    pub raw: Vec<f64>,
 }
 
 /// A ranking in progress: the point estimate is done; bootstrap rounds run on demand.
@@ -291,11 +288,6 @@ impl Ranking {
         })
     }
 
-    /// Model names by model id.
-    pub fn models(&self) -> &[String] {
-        &self.models
-    }
-
     /// Bootstrap rounds still to run (0 unless `ci` is bootstrap).
     pub fn remaining(&self) -> u32 {
         if self.options.ci == Ci::Bootstrap {
@@ -365,13 +357,34 @@ impl Ranking {
         }
     }
 
+    /// Reported ratings (after identification), by model id.
+    fn ratings(&self) -> Vec<f64> {
+        let mut rating = vec![0.0; self.models.len()];
+        identify(&self.raw, &self.options, &self.models, &mut rating);
+        rating
+    }
+
+    /// Model ids in leaderboard order: best rating first, ties by name.
+    pub fn order(&self) -> Vec<usize> {
+        let rating = self.ratings();
+        let mut order: Vec<usize> = (0..self.models.len()).collect();
+        order.sort_by(|&p, &q| rating[q].total_cmp(&rating[p]).then_with(|| self.models[p].cmp(&self.models[q])));
+        order
+    }
+
+    /// Rating-scale values before identification (α·θ, or Elo − init) in leaderboard order: the input of the
+    /// predicted-probability kernels.
+    pub fn rating_scale(&self) -> Vec<f64> {
+        self.order().into_iter().map(|m| self.raw[m]).collect()
+    }
+
     /// The leaderboard from the point estimate and whatever intervals are done.
     pub fn leaderboard(&self) -> Leaderboard {
-        let n = self.models.len();
-        let mut rating = vec![0.0; n];
-        identify(&self.raw, &self.options, &self.models, &mut rating);
+        let rating = self.ratings();
         let (lower, upper, var) = self.intervals(&rating);
-        let mut models: Vec<ModelRating> = (0..n)
+        let mut models: Vec<ModelRating> = self
+            .order()
+            .into_iter()
             .map(|m| ModelRating {
                 model: self.models[m].clone(),
                 rating: rating[m],
@@ -386,11 +399,11 @@ impl Ranking {
                 identified: self.identified[m],
             })
             .collect();
-        for m in 0..n {
-            let better = models.iter().filter(|o| o.lower > models[m].upper).count();
-            models[m].rank = 1 + better as u32;
+        let ranks: Vec<u32> =
+            models.iter().map(|m| 1 + models.iter().filter(|o| o.lower > m.upper).count() as u32).collect();
+        for (m, rank) in models.iter_mut().zip(ranks) {
+            m.rank = rank;
         }
-        models.sort_by(|p, q| q.rating.total_cmp(&p.rating).then_with(|| p.model.cmp(&q.model)));
         Leaderboard {
             method: self.options.method,
             ci: self.options.ci,
@@ -403,7 +416,6 @@ impl Ranking {
             models,
             warnings: self.warnings.clone(),
             device: "cpu".into(),
-            raw: self.raw.clone(),
         }
     }
 
@@ -442,7 +454,7 @@ impl Ranking {
 
     /// Counts, observed win rates and predicted probabilities, in leaderboard order.
     pub fn matrices(&self) -> matrix::Matrices {
-        matrix::matrices(&self.leaderboard(), &self.rows, &self.models, self.options.scale, self.options.base)
+        matrix::matrices(&self.order(), &self.rows, &self.models, &self.raw, self.options.scale, self.options.base)
     }
 
     /// rating ± half-width for mean and anchor identification; for a baseline, the win-rate transform of the

@@ -129,9 +129,7 @@ impl JsRanking {
     /// Rating-scale values (before identification) in leaderboard order, for predicted probabilities.
     #[wasm_bindgen(js_name = ratingScale)]
     pub fn rating_scale(&self) -> Vec<f64> {
-        let board = self.inner.leaderboard();
-        let models = self.inner.models();
-        board.models.iter().map(|m| models.iter().position(|x| *x == m.model).map_or(0.0, |i| board.raw[i])).collect()
+        self.inner.rating_scale()
     }
 
     /// Counts, observed win rates and predicted probabilities, in leaderboard order.
