@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{Battles, Outcome};
+use super::{style, Battles, Outcome};
 use crate::error::{Error, Location};
 
 /// The file format. `Auto` looks at the first character: `[` JSON, `{` JSONL, anything else CSV.
@@ -118,6 +118,12 @@ pub struct ParseOptions {
     pub labels: Labels,
     /// Skip invalid rows (and report them in [`Battles::skipped`]) instead of failing on the first.
     pub skip_invalid: bool,
+    /// Read per-battle covariates for style control (JSON and JSONL only), from the first source a record has:
+    /// `features_a`/`features_b` (objects of name → number per side), else LMArena's `conv_metadata` counts, else
+    /// the style counts of `conversation_a`/`conversation_b` (message lists) or `response_a`/`response_b` (strings).
+    /// Per-side values become d = (a − b)/(a + b + 1). A per-battle `features` object is added as given. Every
+    /// record must have the same covariate names.
+    pub style: bool,
 }
 
 /// A row left out by `skip_invalid`.
@@ -143,6 +149,19 @@ struct Raw<'a> {
     judge: Option<Cow<'a, str>>,
     category: Option<Cow<'a, str>>,
     tstamp: Option<Cow<'a, str>>,
+    /// Covariate sources (only read when `style` is set).
+    cov: Option<Box<RawCovariates>>,
+}
+
+/// A record's covariate sources. Texts are reduced to their style counts as they are read, so a record never holds
+/// its conversations.
+#[derive(Default)]
+struct RawCovariates {
+    /// Style counts of side A and B, from `response_*` or `conversation_*`.
+    counts: [Option<[f64; 4]>; 2],
+    metadata: Option<serde_json::Value>,
+    given: [Option<serde_json::Value>; 2],
+    features: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Copy)]
@@ -212,6 +231,9 @@ pub(super) fn parse(text: &str, options: &ParseOptions) -> crate::Result<Battles
     let mut sink = Sink::new(options);
     if text.trim().is_empty() {
         return Ok(sink.battles);
+    }
+    if options.style && !matches!(format, Format::Json | Format::Jsonl) {
+        return Err(Error::option("style", "covariates are read from JSON or JSONL records, not CSV"));
     }
     match format {
         Format::Json => parse_json(text, &mut sink)?,
@@ -296,8 +318,15 @@ impl<'o> Sink<'o> {
                 })?)
             }
         };
+        let covariates = if self.options.style { Some(covariates(raw.cov.as_deref(), row)?) } else { None };
         let battles = &mut self.battles;
+        if let Some((names, _)) = &covariates {
+            battles.check_covariate_names(names, row)?;
+        }
         let i = battles.push(a, b, outcome, count)?;
+        if let Some((names, values)) = covariates {
+            battles.push_covariates(names, &values);
+        }
         if let Some(w) = weight {
             battles.weight.get_or_insert_with(|| vec![1.0; i + 1])[i] = w;
         }
@@ -364,10 +393,12 @@ fn parse_jsonl(text: &str, sink: &mut Sink<'_>) -> crate::Result<()> {
             continue;
         }
         let mut de = serde_json::Deserializer::from_str(line);
-        let parsed = RecordSeed { columns: &sink.options.columns }.deserialize(&mut de).and_then(|raw| {
-            de.end()?;
-            Ok(raw)
-        });
+        let parsed = RecordSeed { columns: &sink.options.columns, style: sink.options.style }
+            .deserialize(&mut de)
+            .and_then(|raw| {
+                de.end()?;
+                Ok(raw)
+            });
         match parsed {
             Ok(raw) => sink.add(&raw, row)?,
             Err(e) => sink.fail(json_error(&e, row))?,
@@ -382,10 +413,11 @@ fn json_error(e: &serde_json::Error, row: usize) -> Error {
 
 fn parse_json(text: &str, sink: &mut Sink<'_>) -> crate::Result<()> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let records = ArraySeed { columns: &sink.options.columns }.deserialize(&mut de).and_then(|r| {
-        de.end()?;
-        Ok(r)
-    });
+    let records =
+        ArraySeed { columns: &sink.options.columns, style: sink.options.style }.deserialize(&mut de).and_then(|r| {
+            de.end()?;
+            Ok(r)
+        });
     // A syntax error in a JSON array cannot be skipped: the parser cannot find the next element.
     let records = records.map_err(|e| Error::Parse {
         at: Location { row: 0, field: None },
@@ -399,6 +431,7 @@ fn parse_json(text: &str, sink: &mut Sink<'_>) -> crate::Result<()> {
 
 struct ArraySeed<'c> {
     columns: &'c Columns,
+    style: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for ArraySeed<'_> {
@@ -415,7 +448,7 @@ impl<'de> Visitor<'de> for ArraySeed<'_> {
     }
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(raw) = seq.next_element_seed(RecordSeed { columns: self.columns })? {
+        while let Some(raw) = seq.next_element_seed(RecordSeed { columns: self.columns, style: self.style })? {
             out.push(raw);
         }
         Ok(out)
@@ -424,6 +457,7 @@ impl<'de> Visitor<'de> for ArraySeed<'_> {
 
 struct RecordSeed<'c> {
     columns: &'c Columns,
+    style: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
@@ -441,6 +475,9 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut raw = Raw::default();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if self.style && read_covariate(&key, &mut map, &mut raw)? {
+                continue;
+            }
             match self.columns.slot(&key) {
                 Some(slot) => {
                     if let Scalar(Some(v)) = map.next_value()? {
@@ -453,6 +490,146 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
             }
         }
         Ok(raw)
+    }
+}
+
+/// Reads a covariate source if `key` names one. Returns false for other keys.
+fn read_covariate<'de, M: MapAccess<'de>>(key: &str, map: &mut M, raw: &mut Raw<'de>) -> Result<bool, M::Error> {
+    let side = |k: &str| usize::from(k.ends_with("_b"));
+    let cov = || RawCovariates::default();
+    match key {
+        "response_a" | "response_b" => {
+            if let Scalar(Some(text)) = map.next_value()? {
+                raw.cov.get_or_insert_with(|| Box::new(cov())).counts[side(key)] = Some(style::counts([&*text]));
+            }
+        }
+        "conversation_a" | "conversation_b" => {
+            let messages: Vec<Message> = map.next_value()?;
+            let assistant = messages.iter().filter(|m| m.role == "assistant").filter_map(|m| m.text());
+            let counts = style::counts(assistant.collect::<Vec<_>>());
+            raw.cov.get_or_insert_with(|| Box::new(cov())).counts[side(key)] = Some(counts);
+        }
+        "conv_metadata" => raw.cov.get_or_insert_with(|| Box::new(cov())).metadata = Some(map.next_value()?),
+        "features_a" | "features_b" => {
+            raw.cov.get_or_insert_with(|| Box::new(cov())).given[side(key)] = Some(map.next_value()?);
+        }
+        "features" => raw.cov.get_or_insert_with(|| Box::new(cov())).features = Some(map.next_value()?),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// One message of an LMArena conversation. Multimodal content (a list) contributes its text parts.
+#[derive(serde::Deserialize)]
+struct Message {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    content: serde_json::Value,
+}
+
+impl Message {
+    fn text(&self) -> Option<&str> {
+        match &self.content {
+            serde_json::Value::String(s) => Some(s),
+            serde_json::Value::Array(parts) => parts.iter().find_map(serde_json::Value::as_str),
+            _ => None,
+        }
+    }
+}
+
+/// The covariate names and values of one record (see [`ParseOptions::style`]).
+fn covariates(cov: Option<&RawCovariates>, row: usize) -> crate::Result<(Vec<String>, Vec<f64>)> {
+    let at = |field: &str| Location { row, field: Some(field.to_owned()) };
+    let missing = |field: &str| Error::MissingField { at: at(field) };
+    let empty = RawCovariates::default();
+    let cov = cov.unwrap_or(&empty);
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    let mut add_ratio = |name: &str, a: f64, b: f64, field: &str| -> crate::Result<()> {
+        let d = style::ratio(a, b).ok_or_else(|| Error::InvalidNumber {
+            at: at(field),
+            value: format!("a = {a}, b = {b}"),
+            why: "the ratio (a − b)/(a + b + 1) is not finite",
+        })?;
+        names.push(name.to_owned());
+        values.push(d);
+        Ok(())
+    };
+    if cov.given.iter().any(Option::is_some) {
+        let a = numbers(cov.given[0].as_ref().ok_or_else(|| missing("features_a"))?, "features_a", row)?;
+        let b = numbers(cov.given[1].as_ref().ok_or_else(|| missing("features_b"))?, "features_b", row)?;
+        for (name, x) in &a {
+            let y = b.iter().find(|(n, _)| n == name).ok_or_else(|| missing(&format!("features_b.{name}")))?.1;
+            add_ratio(name, *x, y, &format!("features_a.{name}"))?;
+        }
+        if let Some((name, _)) = b.iter().find(|(n, _)| !a.iter().any(|(m, _)| m == n)) {
+            return Err(missing(&format!("features_a.{name}")));
+        }
+    } else if let Some(meta) = &cov.metadata {
+        for (k, name) in style::STYLE_FEATURES.iter().enumerate() {
+            let [a, b] = ["a", "b"].map(|s| metadata_count(meta, k, s, row));
+            add_ratio(name, a?, b?, "conv_metadata")?;
+        }
+    } else if cov.counts.iter().any(Option::is_some) {
+        let side = |s: usize| cov.counts[s].ok_or_else(|| missing(["response_a", "response_b"][s]));
+        let (a, b) = (side(0)?, side(1)?);
+        for (k, name) in style::STYLE_FEATURES.iter().enumerate() {
+            add_ratio(name, a[k], b[k], "response_a")?;
+        }
+    }
+    if let Some(f) = &cov.features {
+        for (name, x) in numbers(f, "features", row)? {
+            names.push(name);
+            values.push(x);
+        }
+    }
+    if names.is_empty() {
+        return Err(missing("response_a"));
+    }
+    Ok((names, values))
+}
+
+/// An object of name → finite number, in key order.
+fn numbers(value: &serde_json::Value, field: &str, row: usize) -> crate::Result<Vec<(String, f64)>> {
+    let at = |f: String| Location { row, field: Some(f) };
+    let object = value.as_object().ok_or_else(|| Error::Parse {
+        at: at(field.to_owned()),
+        message: "expected an object of name → number".into(),
+    })?;
+    object
+        .iter()
+        .map(|(name, v)| match v.as_f64().filter(|x| x.is_finite()) {
+            Some(x) => Ok((name.clone(), x)),
+            None => Err(Error::InvalidNumber {
+                at: at(format!("{field}.{name}")),
+                value: v.to_string(),
+                why: "a feature must be a finite number",
+            }),
+        })
+        .collect()
+}
+
+/// LMArena's `conv_metadata` count of style feature `k` for side `s` ("a" or "b"): a number, or an object of
+/// numbers that is summed (e.g. `header_count_a: {"h1": 2, "h2": 0, ...}`).
+fn metadata_count(meta: &serde_json::Value, k: usize, s: &str, row: usize) -> crate::Result<f64> {
+    let key = match k {
+        0 => format!("sum_assistant_{s}_tokens"),
+        _ => format!("{}_{s}", style::STYLE_FEATURES[k]),
+    };
+    let field = format!("conv_metadata.{key}");
+    let value =
+        meta.get(&key).ok_or_else(|| Error::MissingField { at: Location { row, field: Some(field.clone()) } })?;
+    let bad = || Error::InvalidNumber {
+        at: Location { row, field: Some(field.clone()) },
+        value: value.to_string(),
+        why: "a style count must be a number or an object of numbers",
+    };
+    match value {
+        serde_json::Value::Object(parts) => {
+            parts.values().map(|v| v.as_f64().filter(|x| x.is_finite()).ok_or_else(bad)).sum()
+        }
+        v => v.as_f64().filter(|x| x.is_finite()).ok_or_else(bad),
     }
 }
 

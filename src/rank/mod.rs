@@ -4,6 +4,7 @@
 //! cancel; [`rank`] runs it all at once.
 
 pub mod bt;
+pub mod contextual;
 pub mod elo;
 pub mod graph;
 pub mod matrix;
@@ -15,6 +16,8 @@ use crate::battles::Battles;
 use crate::error::{Error, Result};
 use crate::rng::Draws;
 use crate::stats::{normal_quantile, quantile_sorted, variance};
+pub use contextual::Convention;
+use contextual::Design;
 use elo::{EloParams, Game};
 use graph::{Components, Reach};
 use rows::{pair_index, pair_totals, Pair, PairIndex, RowOptions, Rows, Tally};
@@ -81,6 +84,9 @@ pub struct RankOptions {
     pub k: f64,
     /// Row shaping: both-bad ties, arena-rank reweighting.
     pub rows: RowOptions,
+    /// Style control: fit a contextual Bradley-Terry model on the battles' covariates with this convention's
+    /// regularisation (`None`: plain Bradley-Terry, covariates ignored).
+    pub style: Option<Convention>,
 }
 
 impl Default for RankOptions {
@@ -100,6 +106,7 @@ impl Default for RankOptions {
             tolerance: 1e-12,
             k: 4.0,
             rows: RowOptions::default(),
+            style: None,
         }
     }
 }
@@ -127,6 +134,17 @@ pub struct ModelRating {
     pub identified: bool,
 }
 
+/// A covariate's coefficient in a style-controlled fit: the change in log-odds of A winning per standard deviation
+/// of the covariate.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Coefficient {
+    pub name: String,
+    pub value: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub variance: f64,
+}
+
 /// A leaderboard, models sorted by rating (best first).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Leaderboard {
@@ -145,6 +163,10 @@ pub struct Leaderboard {
     pub models: Vec<ModelRating>,
     /// Facts the caller should know (fallback ridge, unidentified models).
     pub warnings: Vec<String>,
+    /// The style-control convention, when the fit had covariates.
+    pub style: Option<Convention>,
+    /// The covariates' coefficients (empty without style control).
+    pub coefficients: Vec<Coefficient>,
     /// Where the work ran: "cpu" (the GPU path reports its own).
     pub device: String,
 }
@@ -166,6 +188,10 @@ pub struct Ranking {
     work: Work,
     /// Bootstrap samples after identification: `samples[round * n + model]`.
     samples: Vec<f64>,
+    /// Style control: coefficients, their sandwich variances and bootstrap samples (`[round * k + j]`).
+    coefficients: Vec<f64>,
+    coefficient_variance: Option<Vec<f64>>,
+    coefficient_samples: Vec<f64>,
     done: u32,
 }
 
@@ -178,6 +204,15 @@ enum Work {
     },
     Elo {
         games: Vec<Game>,
+    },
+    Contextual {
+        design: Box<Design>,
+        /// The full-data fit [θ; β], the warm start of every round.
+        params: Vec<f64>,
+        lambda: (f64, f64),
+        /// Unordered pair of each design row, and the pairs, for the connectivity check of a resample.
+        row_pair: Vec<u32>,
+        pairs: Vec<(u32, u32)>,
     },
 }
 
@@ -217,7 +252,7 @@ impl Ranking {
                 "the comparison graph is not strongly connected: the data cannot pin the ratings of {} ({}){}",
                 plural(unidentified.len(), "model"),
                 preview(&unidentified),
-                if options.method == Method::Bt && options.ridge == 0.0 {
+                if options.method == Method::Bt && options.ridge == 0.0 && options.style != Some(Convention::FastChat) {
                     format!(
                         "; fitted with ridge {FALLBACK_RIDGE} (a standard normal prior on θ) to keep ratings finite"
                     )
@@ -226,42 +261,16 @@ impl Ranking {
                 }
             ));
         }
-        let alpha = options.scale / options.base.ln();
         let tallies = rows.tallies();
         let models = battles.models().to_vec();
+        let mut coefficients = (Vec::new(), None);
         let (raw, ridge, iterations, variance, work) = match options.method {
-            Method::Bt => {
-                let ridge = if options.ridge == 0.0 && !components.strongly_connected() {
-                    FALLBACK_RIDGE
-                } else {
-                    options.ridge
-                };
-                let fit = bt::fit(n, &pairs, ridge, None, options.tolerance);
-                let variance = (options.ci == Ci::Sandwich).then(|| {
-                    let cov = bt::sandwich(&fit.theta, &rows.rows, rows.unweighted, options.hessian_reg, ridge);
-                    let reference = reference_model(&options.identify).next().and_then(|m| battles.model_id(m));
-                    (0..n)
-                        .map(|i| {
-                            let v = match reference {
-                                Some(r) => cov[[i, i]] + cov[[r, r]] - 2.0 * cov[[i, r]],
-                                None => cov[[i, i]],
-                            };
-                            v.max(0.0) * alpha * alpha
-                        })
-                        .collect()
-                });
-                let raw = fit.theta.iter().map(|t| t * alpha).collect();
-                // Only the bootstrap draws battles.
-                let mut battle_row = Vec::new();
-                if options.ci == Ci::Bootstrap {
-                    battle_row.reserve(total as usize);
-                    for (k, r) in rows.rows.iter().enumerate() {
-                        battle_row.extend(std::iter::repeat_n(k as u32, r.count as usize));
-                    }
-                }
-                let work = Work::Bt { index, battle_row, theta: fit.theta };
-                (raw, ridge, fit.iterations, variance, work)
+            Method::Bt if options.style.is_some() => {
+                let fitted = Contextual::new(battles, options, components.strongly_connected())?;
+                coefficients = (fitted.coefficients, fitted.coefficient_variance);
+                (fitted.raw, fitted.ridge, fitted.iterations, fitted.variance, fitted.work)
             }
+            Method::Bt => fit_bt(battles, options, &rows, &pairs, &components, index),
             Method::Elo => {
                 let games = elo::games(battles, options.rows.both_bad);
                 let mut r = Vec::new();
@@ -284,6 +293,9 @@ impl Ranking {
             variance,
             work,
             samples: Vec::new(),
+            coefficients: coefficients.0,
+            coefficient_variance: coefficients.1,
+            coefficient_samples: Vec::new(),
             done: 0,
         })
     }
@@ -311,6 +323,7 @@ impl Ranking {
         for round in self.done..end {
             let draws = Draws::new(self.options.seed, round);
             let raw = self.resample(&draws, &mut scratch);
+            self.coefficient_samples.extend(scratch.theta.iter().skip(n).copied().take(self.coefficients.len()));
             let start = self.samples.len();
             self.samples.resize(start + n, 0.0);
             identify(&raw, &self.options, &self.models, &mut self.samples[start..]);
@@ -346,6 +359,33 @@ impl Ranking {
                 bt::fit_in(&mut s.workspace, &s.pairs, ridge, &mut s.theta, self.options.tolerance.max(1e-10), 1e-3);
                 let alpha = self.options.scale / self.options.base.ln();
                 s.theta.iter().map(|t| t * alpha).collect()
+            }
+            Work::Contextual { design, params, lambda, row_pair, pairs } => {
+                let total = design.battles as u32;
+                s.idx.resize(total as usize, 0);
+                draws.fill_below(total, &mut s.idx);
+                let multiplicity = contextual_multiplicity(design, &s.idx, &mut s.battle_start);
+                let connected = {
+                    s.pairs.clear();
+                    s.pairs.extend(pairs.iter().map(|&(i, j)| Pair { i, j, n: 0.0, s: 0.0 }));
+                    for (r, &c) in multiplicity.iter().enumerate() {
+                        let p = &mut s.pairs[row_pair[r] as usize];
+                        let cw = f64::from(c) * design.weight(r);
+                        p.n += cw;
+                        let y = f64::from(design.y2[r]) * 0.5;
+                        p.s += cw * if design.a[r] == p.i { y } else { 1.0 - y };
+                    }
+                    s.reach.get_or_insert_with(|| Reach::new(n, pairs)).strongly_connected(&s.pairs)
+                };
+                let lambda = if lambda.0 == 0.0 && !connected { (FALLBACK_RIDGE, lambda.1) } else { *lambda };
+                let start = if connected || lambda.0 > 0.0 { Some(params.as_slice()) } else { None };
+                let gtol = self.options.tolerance.max(1e-10) * design.battles;
+                let (fit, _) = contextual::fit(design, lambda, start, Some(&multiplicity), gtol, 1e-3);
+                s.multiplicity = multiplicity;
+                let alpha = self.options.scale / self.options.base.ln();
+                let raw = fit[..n].iter().map(|t| t * alpha).collect();
+                s.theta = fit;
+                raw
             }
             Work::Elo { games } => {
                 s.idx.resize(games.len(), 0);
@@ -415,8 +455,37 @@ impl Ranking {
             battles: self.total as u64,
             models,
             warnings: self.warnings.clone(),
+            style: self.options.style,
+            coefficients: self.coefficient_rows(),
             device: "cpu".into(),
         }
+    }
+
+    fn coefficient_rows(&self) -> Vec<Coefficient> {
+        let Work::Contextual { design, .. } = &self.work else { return Vec::new() };
+        let k = self.coefficients.len();
+        let tail = (1.0 - self.options.level) / 2.0;
+        (0..k)
+            .map(|j| {
+                let value = self.coefficients[j];
+                let (lower, upper, variance) = match self.options.ci {
+                    Ci::Sandwich => {
+                        let var = self.coefficient_variance.as_ref().map_or(0.0, |v| v[j]);
+                        let half = normal_quantile(1.0 - tail) * var.sqrt();
+                        (value - half, value + half, var)
+                    }
+                    Ci::Bootstrap if self.done > 0 => {
+                        let mut column: Vec<f64> =
+                            self.coefficient_samples.iter().skip(j).step_by(k).copied().collect();
+                        let var = variance(&column);
+                        column.sort_by(f64::total_cmp);
+                        (quantile_sorted(&column, tail), quantile_sorted(&column, 1.0 - tail), var)
+                    }
+                    _ => (value, value, 0.0),
+                };
+                Coefficient { name: design.names[j].clone(), value, lower, upper, variance }
+            })
+            .collect()
     }
 
     fn intervals(&self, rating: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
@@ -481,6 +550,138 @@ struct Scratch {
     theta: Vec<f64>,
     workspace: bt::Workspace,
     reach: Option<Reach>,
+    multiplicity: Vec<u32>,
+    battle_start: Vec<u64>,
+}
+
+/// The Bradley-Terry point fit on pair totals, its sandwich variances, and the bootstrap's state.
+fn fit_bt(
+    battles: &Battles,
+    options: &RankOptions,
+    rows: &Rows,
+    pairs: &[Pair],
+    components: &Components,
+    index: PairIndex,
+) -> (Vec<f64>, f64, usize, Option<Vec<f64>>, Work) {
+    let n = rows.n_models;
+    let total = rows.total();
+    let alpha = options.scale / options.base.ln();
+    let ridge = if options.ridge == 0.0 && !components.strongly_connected() { FALLBACK_RIDGE } else { options.ridge };
+    let fit = bt::fit(n, pairs, ridge, None, options.tolerance);
+    let variance = (options.ci == Ci::Sandwich).then(|| {
+        let cov = bt::sandwich(&fit.theta, &rows.rows, rows.unweighted, options.hessian_reg, ridge);
+        let reference = reference_model(&options.identify).next().and_then(|m| battles.model_id(m));
+        (0..n)
+            .map(|i| {
+                let v = match reference {
+                    Some(r) => cov[[i, i]] + cov[[r, r]] - 2.0 * cov[[i, r]],
+                    None => cov[[i, i]],
+                };
+                v.max(0.0) * alpha * alpha
+            })
+            .collect()
+    });
+    let raw = fit.theta.iter().map(|t| t * alpha).collect();
+    // Only the bootstrap draws battles.
+    let mut battle_row = Vec::new();
+    if options.ci == Ci::Bootstrap {
+        battle_row.reserve(total as usize);
+        for (k, r) in rows.rows.iter().enumerate() {
+            battle_row.extend(std::iter::repeat_n(k as u32, r.count as usize));
+        }
+    }
+    let work = Work::Bt { index, battle_row, theta: fit.theta };
+    (raw, ridge, fit.iterations, variance, work)
+}
+
+/// Bootstrap multiplicity of each design row from battle draws: with unit counts a draw is a row; otherwise it is
+/// located by binary search in the rows' cumulative counts.
+fn contextual_multiplicity(design: &Design, draws: &[u32], start: &mut Vec<u64>) -> Vec<u32> {
+    let mut m = vec![0u32; design.len()];
+    if design.count.iter().all(|&c| c == 1) {
+        for &u in draws {
+            m[u as usize] += 1;
+        }
+        return m;
+    }
+    if start.len() != design.len() {
+        start.clear();
+        let mut acc = 0u64;
+        for &c in &design.count {
+            start.push(acc);
+            acc += u64::from(c);
+        }
+    }
+    for &u in draws {
+        let r = start.partition_point(|&s| s <= u64::from(u)) - 1;
+        m[r] += 1;
+    }
+    m
+}
+
+/// The style-controlled point fit, its sandwich and the bootstrap's state.
+struct Contextual {
+    raw: Vec<f64>,
+    ridge: f64,
+    iterations: usize,
+    variance: Option<Vec<f64>>,
+    coefficients: Vec<f64>,
+    coefficient_variance: Option<Vec<f64>>,
+    work: Work,
+}
+
+impl Contextual {
+    fn new(battles: &Battles, o: &RankOptions, connected: bool) -> Result<Self> {
+        let convention = o.style.unwrap_or_default();
+        let design = Design::new(battles, &o.rows, true)?;
+        let (n, k) = (design.n, design.k());
+        let mut lambda = convention.penalty(design.battles, o.base);
+        if lambda.0 == 0.0 {
+            lambda.0 = if o.ridge == 0.0 && !connected { FALLBACK_RIDGE } else { o.ridge };
+        }
+        let gtol = o.tolerance * design.battles;
+        let (params, iterations) = contextual::fit(&design, lambda, None, None, gtol, 1e-7);
+        let alpha = o.scale / o.base.ln();
+        let (mut variance, mut coefficient_variance) = (None, None);
+        if o.ci == Ci::Sandwich {
+            let cov = contextual::sandwich(&design, &params, convention, lambda, o.hessian_reg);
+            let reference = reference_model(&o.identify).next().and_then(|m| battles.model_id(m));
+            variance = Some(
+                (0..n)
+                    .map(|i| {
+                        let v = match reference {
+                            Some(r) => cov[[i, i]] + cov[[r, r]] - 2.0 * cov[[i, r]],
+                            None => cov[[i, i]],
+                        };
+                        v.max(0.0) * alpha * alpha
+                    })
+                    .collect(),
+            );
+            coefficient_variance = Some((n..n + k).map(|j| cov[[j, j]].max(0.0)).collect());
+        }
+        let (mut row_pair, mut pairs) = (Vec::new(), Vec::new());
+        if o.ci == Ci::Bootstrap {
+            let mut lookup: rustc_hash::FxHashMap<(u32, u32), u32> = rustc_hash::FxHashMap::default();
+            for r in 0..design.len() {
+                let key = (design.a[r].min(design.b[r]), design.a[r].max(design.b[r]));
+                let next = pairs.len() as u32;
+                let p = *lookup.entry(key).or_insert_with(|| {
+                    pairs.push(key);
+                    next
+                });
+                row_pair.push(p);
+            }
+        }
+        Ok(Self {
+            raw: params[..n].iter().map(|t| t * alpha).collect(),
+            ridge: lambda.0,
+            iterations,
+            variance,
+            coefficients: params[n..].to_vec(),
+            coefficient_variance,
+            work: Work::Contextual { design: Box::new(design), params, lambda, row_pair, pairs },
+        })
+    }
 }
 
 fn elo_params(o: &RankOptions) -> EloParams {
@@ -539,6 +740,7 @@ fn validate(o: &RankOptions) -> Result<()> {
     check(o.rows.min_pair_count.is_finite() && o.rows.min_pair_count >= 0.0, "minPairCount", "must be ≥ 0")?;
     check(o.ci != Ci::Bootstrap || o.rounds > 0, "rounds", "must be ≥ 1 for a bootstrap")?;
     check(!(o.ci == Ci::Sandwich && o.method == Method::Elo), "ci", "the sandwich needs method bt")?;
+    check(!(o.style.is_some() && o.method == Method::Elo), "style", "style control needs method bt")?;
     if let Identify::Anchor { value, .. } = &o.identify {
         check(value.is_finite(), "anchor", "the anchor value must be finite")?;
     }

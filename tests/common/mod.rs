@@ -31,3 +31,45 @@ pub fn golden() -> serde_json::Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/llmfao.json");
     serde_json::from_str(&read(&path)).expect("golden JSON")
 }
+
+/// Response texts of LLMFAO (results.jsonl), by (prompt id, model id); a missing text is "".
+pub fn llmfao_texts() -> std::collections::BTreeMap<(u64, u64), String> {
+    read(&shared("llmfao/results.jsonl"))
+        .lines()
+        .map(|line| {
+            let r: serde_json::Value = serde_json::from_str(line).expect("results.jsonl line");
+            let key = (r["prompt"].as_u64().unwrap(), r["model"].as_u64().unwrap());
+            (key, r["result"].as_str().unwrap_or("").to_owned())
+        })
+        .collect()
+}
+
+/// LLMFAO crowd votes as LMArena JSONL with the two compared responses (`response_a`, `response_b`), in file order.
+pub fn llmfao_style_jsonl() -> String {
+    let texts = llmfao_texts();
+    let csv = read(&shared("llmfao/crowd-comparisons.csv"));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let mut out = String::new();
+    for record in reader.records() {
+        let r = record.expect("CSV row");
+        let id = |i: usize| r[i].parse::<u64>().unwrap();
+        let winner = match &r[5] {
+            "left" => "model_a",
+            "right" => "model_b",
+            _ => "tie",
+        };
+        let line = serde_json::json!({
+            "model_a": &r[6], "model_b": &r[7], "winner": winner,
+            "response_a": texts[&(id(1), id(2))], "response_b": texts[&(id(1), id(3))],
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// The style-control goldens (scripts/golden/make_style.py).
+pub fn style_golden() -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/llmfao-style.json");
+    serde_json::from_str(&read(&path)).expect("style golden JSON")
+}
