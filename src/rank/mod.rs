@@ -570,16 +570,7 @@ fn fit_bt(
     let fit = bt::fit(n, pairs, ridge, None, options.tolerance);
     let variance = (options.ci == Ci::Sandwich).then(|| {
         let cov = bt::sandwich(&fit.theta, &rows.rows, rows.unweighted, options.hessian_reg, ridge);
-        let reference = reference_model(&options.identify).next().and_then(|m| battles.model_id(m));
-        (0..n)
-            .map(|i| {
-                let v = match reference {
-                    Some(r) => cov[[i, i]] + cov[[r, r]] - 2.0 * cov[[i, r]],
-                    None => cov[[i, i]],
-                };
-                v.max(0.0) * alpha * alpha
-            })
-            .collect()
+        rating_variances(&cov, n, battles, options)
     });
     let raw = fit.theta.iter().map(|t| t * alpha).collect();
     // Only the bootstrap draws battles.
@@ -592,6 +583,22 @@ fn fit_bt(
     }
     let work = Work::Bt { index, battle_row, theta: fit.theta };
     (raw, ridge, fit.iterations, variance, work)
+}
+
+/// Rating-scale variances of the first `n` parameters of a natural-scale covariance: of θ_i, or of the contrast
+/// θ_i − θ_ref when an anchor or baseline fixes the scale.
+fn rating_variances(cov: &ndarray::Array2<f64>, n: usize, battles: &Battles, o: &RankOptions) -> Vec<f64> {
+    let alpha = o.scale / o.base.ln();
+    let reference = reference_model(&o.identify).next().and_then(|m| battles.model_id(m));
+    (0..n)
+        .map(|i| {
+            let v = match reference {
+                Some(r) => cov[[i, i]] + cov[[r, r]] - 2.0 * cov[[i, r]],
+                None => cov[[i, i]],
+            };
+            v.max(0.0) * alpha * alpha
+        })
+        .collect()
 }
 
 /// Bootstrap multiplicity of each design row from battle draws: with unit counts a draw is a row; otherwise it is
@@ -645,18 +652,7 @@ impl Contextual {
         let (mut variance, mut coefficient_variance) = (None, None);
         if o.ci == Ci::Sandwich {
             let cov = contextual::sandwich(&design, &params, convention, lambda, o.hessian_reg);
-            let reference = reference_model(&o.identify).next().and_then(|m| battles.model_id(m));
-            variance = Some(
-                (0..n)
-                    .map(|i| {
-                        let v = match reference {
-                            Some(r) => cov[[i, i]] + cov[[r, r]] - 2.0 * cov[[i, r]],
-                            None => cov[[i, i]],
-                        };
-                        v.max(0.0) * alpha * alpha
-                    })
-                    .collect(),
-            );
+            variance = Some(rating_variances(&cov, n, battles, o));
             coefficient_variance = Some((n..n + k).map(|j| cov[[j, j]].max(0.0)).collect());
         }
         let (mut row_pair, mut pairs) = (Vec::new(), Vec::new());
