@@ -43,3 +43,45 @@ fn predicted_matches_cpu_at_odd_sizes() {
         }
     }
 }
+
+#[test]
+fn gpu_draws_are_the_cpu_draws_rejections_included() {
+    let Some(gpu) = gpu() else { return };
+    // Bounds near 2^32 reject up to ~30% of words, which exercises the redraw path.
+    for (bound, seed, stream, count) in
+        [(1u32, 0u64, 0u32, 5u32), (10, 7, 3, 1001), (3_000_000_001, u64::MAX - 5, 9, 10_007), (u32::MAX, 42, 1, 4099)]
+    {
+        let mut cpu = vec![0u32; count as usize];
+        arbiter::rng::Draws::new(seed, stream).fill_below(bound, &mut cpu);
+        let gpu_out =
+            pollster::block_on(arbiter::gpu::resample::Resampler::draws(&gpu, bound, seed, stream, count)).unwrap();
+        assert_eq!(gpu_out, cpu, "bound {bound}");
+    }
+}
+
+#[test]
+fn gpu_bootstrap_counts_are_the_cpu_counts() {
+    let Some(gpu) = gpu() else { return };
+    for (draws, rows) in [(1usize, 1usize), (7, 3), (4099, 17), (100_003, 1001)] {
+        let map: Vec<u32> = (0..draws).map(|i| ((i * 7919) % rows) as u32).collect();
+        for mapped in [false, true] {
+            let rows = if mapped { rows } else { draws };
+            let resampler =
+                arbiter::gpu::resample::Resampler::new(&gpu, draws as u32, mapped.then_some(&map[..]), rows).unwrap();
+            let got = pollster::block_on(resampler.counts(11, 5, 3)).unwrap();
+            for r in 0..3 {
+                let mut idx = vec![0u32; draws];
+                arbiter::rng::Draws::new(11, 5 + r).fill_below(draws as u32, &mut idx);
+                let mut want = vec![0u32; rows];
+                for u in idx {
+                    want[if mapped { map[u as usize] as usize } else { u as usize }] += 1;
+                }
+                assert_eq!(
+                    &got[r as usize * rows..(r as usize + 1) * rows],
+                    &want[..],
+                    "draws {draws} mapped {mapped} r {r}"
+                );
+            }
+        }
+    }
+}

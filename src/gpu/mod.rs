@@ -4,7 +4,9 @@
 //! Errors a caller cannot anticipate (no adapter, validation failure, device lost, out of memory) come back as
 //! `Error::Gpu`; the default wgpu handler, which panics, is replaced so nothing panics across the wasm boundary.
 
+pub mod contextual;
 mod predicted;
+pub mod resample;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,14 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 
 /// WGSL sources, validated with naga in native tests (the browser compiles them without naga).
-pub const SHADERS: &[(&str, &str)] = &[("predicted.wgsl", include_str!("shaders/predicted.wgsl"))];
+pub const SHADERS: &[(&str, &str)] = &[
+    ("predicted.wgsl", include_str!("shaders/predicted.wgsl")),
+    ("resample.wgsl", RESAMPLE),
+    ("contextual.wgsl", include_str!("shaders/contextual.wgsl")),
+];
+
+/// The resampling kernel with the Philox functions it calls (WGSL has no includes).
+const RESAMPLE: &str = concat!(include_str!("shaders/philox.wgsl"), include_str!("shaders/resample.wgsl"));
 
 /// A GPU device and queue with the pipelines arbiter uses.
 pub struct Gpu {
@@ -23,6 +32,9 @@ pub struct Gpu {
     lost: Arc<AtomicBool>,
     last_error: Arc<Mutex<Option<String>>>,
     predicted: predicted::Kernel,
+    resample: wgpu::ComputePipeline,
+    sample: wgpu::ComputePipeline,
+    contextual: wgpu::ComputePipeline,
 }
 
 impl Gpu {
@@ -59,12 +71,33 @@ impl Gpu {
             }
         }));
         let predicted = predicted::Kernel::new(&device);
-        Ok(Self { device, queue, info: adapter.get_info(), limits, lost, last_error, predicted })
+        let resample = pipeline(&device, "resample", RESAMPLE, "main");
+        let sample = pipeline(&device, "sample", RESAMPLE, "sample");
+        let contextual = pipeline(&device, "contextual", include_str!("shaders/contextual.wgsl"), "main");
+        let gpu = Self {
+            device,
+            queue,
+            info: adapter.get_info(),
+            limits,
+            lost,
+            last_error,
+            predicted,
+            resample,
+            sample,
+            contextual,
+        };
+        gpu.check()?;
+        Ok(gpu)
     }
 
     /// The adapter's name and backend, e.g. `"llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)"`.
     pub fn adapter(&self) -> String {
         format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    /// The largest storage binding this device allows, in bytes.
+    pub fn max_binding(&self) -> u64 {
+        u64::from(self.limits.max_storage_buffer_binding_size).min(self.limits.max_buffer_size)
     }
 
     fn check(&self) -> Result<()> {
@@ -88,6 +121,21 @@ impl Gpu {
         self.check()?;
         Ok(out)
     }
+}
+
+fn pipeline(device: &wgpu::Device, label: &str, source: &str, entry: &str) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: None,
+        module: &module,
+        entry_point: Some(entry),
+        compilation_options: wgpu::PipelineCompilationOptions::default(),
+        cache: None,
+    })
 }
 
 /// Copies `size` bytes of `source` back to the CPU.

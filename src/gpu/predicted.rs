@@ -45,7 +45,7 @@ pub(super) async fn run(gpu: &Gpu, raw: &[f64], c: f32) -> Result<Vec<f32>> {
     let mean = raw.iter().sum::<f64>() / n as f64;
     let centred: Vec<f32> = raw.iter().map(|x| (x - mean) as f32).collect();
     let row_bytes = 4 * n as u64;
-    let max_binding = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
+    let max_binding = gpu.max_binding();
     let max_groups = u64::from(gpu.limits.max_compute_workgroups_per_dimension);
     if row_bytes > max_binding || (n as u64).div_ceil(16) > max_groups {
         return Err(Error::Gpu(format!("{n} models exceed this adapter's buffer or dispatch limits")));

@@ -603,7 +603,7 @@ fn rating_variances(cov: &ndarray::Array2<f64>, n: usize, battles: &Battles, o: 
 
 /// Bootstrap multiplicity of each design row from battle draws: with unit counts a draw is a row; otherwise it is
 /// located by binary search in the rows' cumulative counts.
-fn contextual_multiplicity(design: &Design, draws: &[u32], start: &mut Vec<u64>) -> Vec<u32> {
+pub(crate) fn contextual_multiplicity(design: &Design, draws: &[u32], start: &mut Vec<u64>) -> Vec<u32> {
     let mut m = vec![0u32; design.len()];
     if design.count.iter().all(|&c| c == 1) {
         for &u in draws {
