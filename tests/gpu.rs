@@ -85,3 +85,76 @@ fn gpu_bootstrap_counts_are_the_cpu_counts() {
         }
     }
 }
+
+mod common;
+
+use arbiter::gpu::contextual::{ContextualGpu, GPU_STEP_TOL};
+use arbiter::rank::contextual::{fit, reduce, Convention, Design, Reduction};
+use arbiter::rank::rows::RowOptions;
+use arbiter::{Battles, ParseOptions};
+
+fn llmfao_design(rows: &RowOptions) -> Design {
+    let options = ParseOptions { style: true, ..ParseOptions::default() };
+    let battles = Battles::parse(&common::llmfao_style_jsonl(), &options).unwrap();
+    Design::new(&battles, rows, true).unwrap()
+}
+
+/// A synthetic design with odd sizes, repeated records (count > 1), weights and zero-count rows.
+fn synthetic(models: usize, records: usize, k: usize) -> Design {
+    let mut battles = Battles::new();
+    let mut values = Vec::new();
+    for r in 0..records {
+        let a = (r * 7 + r / 3) % models;
+        let b = (a + 1 + (r * 13) % (models - 1)) % models;
+        let outcome = [arbiter::Outcome::A, arbiter::Outcome::B, arbiter::Outcome::Tie][(r * 31 + a) % 3];
+        battles.push(&format!("m{a}"), &format!("m{b}"), outcome, [1, 1, 3, 0, 2][r % 5]).unwrap();
+        values.extend((0..k).map(|f| ((r * (f + 3)) as f32 * 0.37).sin() * (f + 1) as f32));
+    }
+    battles.set_covariates((0..k).map(|f| format!("f{f}")).collect(), values).unwrap();
+    Design::new(&battles, &RowOptions { reweighted: true, min_pair_count: 2.0, ..RowOptions::default() }, true).unwrap()
+}
+
+/// Tolerance of a GPU reduction: each entry within 1e-4 of the sum of the magnitudes that make it (f32 sums of up to
+/// 2048 terms per segment, then f64).
+fn close(cpu: &Reduction, gpu: &Reduction, scale: f64) {
+    for (i, (c, g)) in cpu.g.iter().zip(&gpu.g).enumerate() {
+        assert!((c - g).abs() <= 1e-4 * scale, "g[{i}]: cpu {c} gpu {g}");
+    }
+    for ((i, j), c) in cpu.h.indexed_iter() {
+        let g = gpu.h[[i, j]];
+        assert!((c - g).abs() <= 1e-4 * scale, "h[{i},{j}]: cpu {c} gpu {g}");
+    }
+    assert!((cpu.loss - gpu.loss).abs() <= 1e-4 * scale, "loss: cpu {} gpu {}", cpu.loss, gpu.loss);
+}
+
+#[test]
+fn contextual_reduction_matches_cpu_at_odd_sizes_and_chunks() {
+    let Some(gpu) = gpu() else { return };
+    for (models, records, k, chunk) in [(2, 1, 1, None), (7, 5003, 3, None), (13, 20_011, 5, Some(1024)), (5, 3001, 8, Some(64))] {
+        let design = synthetic(models, records, k);
+        let params: Vec<f64> = (0..models + k).map(|i| ((i as f64) * 0.9).sin() * 0.5).collect();
+        let mut cpu = Reduction::zeros(models + k);
+        reduce(&design, &params, None, &mut cpu);
+        let device = ContextualGpu::new(&gpu, &design, chunk).unwrap();
+        let (got, _) = pollster::block_on(device.reduce(&params, false)).unwrap();
+        close(&cpu, &got, design.battles.max(1.0));
+    }
+}
+
+#[test]
+fn contextual_fit_on_gpu_matches_cpu_within_0_01_elo() {
+    let Some(gpu) = gpu() else { return };
+    let alpha = 400.0 / std::f64::consts::LN_10;
+    for (convention, chunk) in [(Convention::FastChat, None), (Convention::ArenaRank, Some(1000))] {
+        let design = llmfao_design(&RowOptions::default());
+        let lambda = convention.penalty(design.battles, 10.0);
+        let (cpu, _) = fit(&design, lambda, None, None, 1e-12 * design.battles, 1e-9);
+        let device = ContextualGpu::new(&gpu, &design, chunk).unwrap();
+        let (got, iterations) = pollster::block_on(device.fit(lambda, None, false, 1e-12 * design.battles, GPU_STEP_TOL)).unwrap();
+        let n = design.n;
+        let elo = (0..n).map(|i| ((cpu[i] - got[i]) * alpha).abs()).fold(0.0, f64::max);
+        let beta = (n..cpu.len()).map(|i| (cpu[i] - got[i]).abs()).fold(0.0, f64::max);
+        eprintln!("{convention:?}: GPU vs CPU max |ΔElo| {elo:.1e}, max |Δβ| {beta:.1e}, {iterations} iterations");
+        assert!(elo <= 0.01 && beta <= 1e-4, "{convention:?}: ΔElo {elo}, Δβ {beta}");
+    }
+}
