@@ -17,4 +17,4 @@ mod wasm;
 
 pub use battles::{Battles, BothBad, Format, Outcome, ParseOptions};
 pub use error::{Error, Result};
-pub use rank::{rank, Ci, Identify, Leaderboard, Method, RankOptions, Ranking};
+pub use rank::{rank, Ci, Convention, Identify, Leaderboard, Method, RankOptions, Ranking};

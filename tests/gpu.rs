@@ -21,11 +21,13 @@ fn every_shader_validates_with_naga() {
 
 /// The adapter, or None where the environment says there is none to test (ARBITER_NO_GPU=1). CI installs lavapipe,
 /// so a missing adapter there is a failure, not a skip.
-fn gpu() -> Option<Gpu> {
+fn gpu() -> Option<std::rc::Rc<Gpu>> {
     if std::env::var("ARBITER_NO_GPU").is_ok_and(|v| v == "1") {
         return None;
     }
-    Some(pollster::block_on(Gpu::new()).expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)"))
+    Some(std::rc::Rc::new(
+        pollster::block_on(Gpu::new()).expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)"),
+    ))
 }
 
 #[test]
@@ -67,7 +69,8 @@ fn gpu_bootstrap_counts_are_the_cpu_counts() {
         for mapped in [false, true] {
             let rows = if mapped { rows } else { draws };
             let resampler =
-                arbiter::gpu::resample::Resampler::new(&gpu, draws as u32, mapped.then_some(&map[..]), rows).unwrap();
+                arbiter::gpu::resample::Resampler::new(gpu.clone(), draws as u32, mapped.then_some(&map[..]), rows)
+                    .unwrap();
             let got = pollster::block_on(resampler.counts(11, 5, 3)).unwrap();
             for r in 0..3 {
                 let mut idx = vec![0u32; draws];
@@ -130,12 +133,14 @@ fn close(cpu: &Reduction, gpu: &Reduction, scale: f64) {
 #[test]
 fn contextual_reduction_matches_cpu_at_odd_sizes_and_chunks() {
     let Some(gpu) = gpu() else { return };
-    for (models, records, k, chunk) in [(2, 1, 1, None), (7, 5003, 3, None), (13, 20_011, 5, Some(1024)), (5, 3001, 8, Some(64))] {
+    for (models, records, k, chunk) in
+        [(2, 1, 1, None), (7, 5003, 3, None), (13, 20_011, 5, Some(1024)), (5, 3001, 8, Some(64))]
+    {
         let design = synthetic(models, records, k);
         let params: Vec<f64> = (0..models + k).map(|i| ((i as f64) * 0.9).sin() * 0.5).collect();
         let mut cpu = Reduction::zeros(models + k);
         reduce(&design, &params, None, &mut cpu);
-        let device = ContextualGpu::new(&gpu, &design, chunk).unwrap();
+        let device = ContextualGpu::new(gpu.clone(), &design, chunk).unwrap();
         let (got, _) = pollster::block_on(device.reduce(&params, false)).unwrap();
         close(&cpu, &got, design.battles.max(1.0));
     }
@@ -149,12 +154,74 @@ fn contextual_fit_on_gpu_matches_cpu_within_0_01_elo() {
         let design = llmfao_design(&RowOptions::default());
         let lambda = convention.penalty(design.battles, 10.0);
         let (cpu, _) = fit(&design, lambda, None, None, 1e-12 * design.battles, 1e-9);
-        let device = ContextualGpu::new(&gpu, &design, chunk).unwrap();
-        let (got, iterations) = pollster::block_on(device.fit(lambda, None, false, 1e-12 * design.battles, GPU_STEP_TOL)).unwrap();
+        let device = ContextualGpu::new(gpu.clone(), &design, chunk).unwrap();
+        let (got, iterations) =
+            pollster::block_on(device.fit(lambda, None, false, 1e-12 * design.battles, GPU_STEP_TOL)).unwrap();
         let n = design.n;
         let elo = (0..n).map(|i| ((cpu[i] - got[i]) * alpha).abs()).fold(0.0, f64::max);
         let beta = (n..cpu.len()).map(|i| (cpu[i] - got[i]).abs()).fold(0.0, f64::max);
         eprintln!("{convention:?}: GPU vs CPU max |ΔElo| {elo:.1e}, max |Δβ| {beta:.1e}, {iterations} iterations");
         assert!(elo <= 0.01 && beta <= 1e-4, "{convention:?}: ΔElo {elo}, Δβ {beta}");
     }
+}
+
+use arbiter::gpu::rank::GpuRanking;
+use arbiter::{rank as rank_cpu, Ci, RankOptions};
+
+fn max_gap(a: &arbiter::Leaderboard, b: &arbiter::Leaderboard) -> f64 {
+    let mut worst: f64 = 0.0;
+    for m in &a.models {
+        let o = b.models.iter().find(|o| o.model == m.model).unwrap();
+        worst = worst.max((m.rating - o.rating).abs()).max((m.lower - o.lower).abs()).max((m.upper - o.upper).abs());
+    }
+    for (c, d) in a.coefficients.iter().zip(&b.coefficients) {
+        worst = worst.max((c.value - d.value).abs() * 1e2).max((c.lower - d.lower).abs() * 1e2);
+    }
+    worst
+}
+
+#[test]
+fn gpu_rankings_match_the_cpu_and_name_the_device() {
+    let Some(gpu) = gpu() else { return };
+    let options = ParseOptions { style: true, ..ParseOptions::default() };
+    let battles = Battles::parse(&common::llmfao_style_jsonl(), &options).unwrap();
+    // BT bootstrap: the GPU resamples, the CPU fits: identical counts, so an identical leaderboard.
+    let bt = RankOptions { ci: Ci::Bootstrap, rounds: 64, seed: 9, ..RankOptions::default() };
+    let on_gpu =
+        pollster::block_on(pollster::block_on(GpuRanking::new(Some(gpu.clone()), &battles, &bt)).unwrap().finish());
+    let on_cpu = rank_cpu(&battles, &bt).unwrap();
+    assert!(on_gpu.device.starts_with("gpu: "), "{}", on_gpu.device);
+    assert_eq!(on_gpu.models, on_cpu.models);
+    // Style control with a bootstrap: f32 reductions, within 0.01 Elo (and 1e-4 in β).
+    for convention in [Convention::FastChat, Convention::ArenaRank] {
+        let style =
+            RankOptions { style: Some(convention), ci: Ci::Bootstrap, rounds: 8, seed: 4, ..RankOptions::default() };
+        let on_gpu = pollster::block_on(
+            pollster::block_on(GpuRanking::new(Some(gpu.clone()), &battles, &style)).unwrap().finish(),
+        );
+        let on_cpu = rank_cpu(&battles, &style).unwrap();
+        let gap = max_gap(&on_gpu, &on_cpu);
+
+        eprintln!("{convention:?} bootstrap, GPU vs CPU: max gap {gap:.1e} (Elo; β × 100)");
+        assert!(gap <= 0.01, "{convention:?}: {gap}");
+        assert!(on_gpu.device.starts_with("gpu: "));
+    }
+    // Without an adapter the same call runs on the CPU and says so.
+    let none = pollster::block_on(pollster::block_on(GpuRanking::new(None, &battles, &bt)).unwrap().finish());
+    assert_eq!(none.models, on_cpu.models);
+    assert!(none.device.starts_with("cpu"));
+}
+
+#[test]
+fn a_lost_device_falls_back_to_the_cpu_with_the_same_answer() {
+    let Some(gpu) = gpu() else { return };
+    let battles = common::llmfao_crowd();
+    let options = RankOptions { ci: Ci::Bootstrap, rounds: 20, seed: 2, ..RankOptions::default() };
+    let mut ranking = pollster::block_on(GpuRanking::new(Some(gpu.clone()), &battles, &options)).unwrap();
+    pollster::block_on(ranking.run_rounds(5));
+    gpu.lose();
+    pollster::block_on(ranking.run_rounds(15));
+    let board = ranking.ranking().leaderboard();
+    assert!(board.device.starts_with("cpu (GPU failed after 5 rounds"), "{}", board.device);
+    assert_eq!(board.models, rank_cpu(&battles, &options).unwrap().models);
 }

@@ -6,7 +6,7 @@
 //! Memory: per battle 8 + 4k bytes on the device (k covariates in f32) and one u32 multiplicity; rows are split into
 //! chunks that fit the adapter's storage-binding limit.
 
-use wgpu::util::DeviceExt;
+use std::rc::Rc;
 
 use super::resample::Resampler;
 use super::{read_back, Gpu};
@@ -32,6 +32,15 @@ struct Params {
     pad: [u32; 3],
 }
 
+/// One chunk's rows as the kernel reads them.
+#[derive(Default)]
+struct ChunkData {
+    segs: Vec<[u32; 4]>,
+    kind: Vec<u32>,
+    weight: Vec<f32>,
+    z: Vec<f32>,
+}
+
 struct Chunk {
     /// Bind groups without and with bootstrap multiplicities.
     bind: [wgpu::BindGroup; 2],
@@ -40,8 +49,8 @@ struct Chunk {
 }
 
 /// The battles of a [`Design`] on the device.
-pub struct ContextualGpu<'g> {
-    gpu: &'g Gpu,
+pub struct ContextualGpu {
+    gpu: Rc<Gpu>,
     n: usize,
     k: usize,
     q: usize,
@@ -56,15 +65,15 @@ pub struct ContextualGpu<'g> {
     /// Unit counts: a drawn battle is a row, and the device can draw the replicates itself.
     unit: bool,
     battles: u32,
-    resampler: Option<Resampler<'g>>,
+    resampler: Option<Resampler>,
 }
 
-impl<'g> ContextualGpu<'g> {
+impl ContextualGpu {
     /// Uploads the design. `chunk_rows` caps the rows per chunk (tests use it to force several chunks).
     ///
     /// # Errors
     /// `GPU` for more than [`MAX_COVARIATES`] covariates, more than 2³² battles, or device failure.
-    pub fn new(gpu: &'g Gpu, design: &Design, chunk_rows: Option<usize>) -> Result<Self> {
+    pub fn new(gpu: Rc<Gpu>, design: &Design, chunk_rows: Option<usize>) -> Result<Self> {
         let (n, k) = (design.n, design.k());
         if k > MAX_COVARIATES {
             return Err(Error::Gpu(format!("{k} covariates: the GPU path supports at most {MAX_COVARIATES}")));
@@ -85,13 +94,6 @@ impl<'g> ContextualGpu<'g> {
         let limit = ((gpu.max_binding() / per_row) as usize).min(chunk_rows.unwrap_or(usize::MAX));
         let chunk = (limit / align * align).max(align);
         let device = &gpu.device;
-        let storage = |label: &str, bytes: &[u8]| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytes,
-                usage: wgpu::BufferUsages::STORAGE,
-            })
-        };
         let theta = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("theta"),
             size: 4 * (n + k) as u64,
@@ -104,101 +106,102 @@ impl<'g> ContextualGpu<'g> {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let (mut segment_pair, mut pairs, mut chunks) = (Vec::new(), Vec::<(u32, u32)>::new(), Vec::new());
-        for start in (0..design.len()).step_by(chunk) {
-            let rows = &order[start..(start + chunk).min(design.len())];
-            let (mut kind, mut weight, mut z) = (Vec::new(), Vec::new(), Vec::new());
-            let mut segs: Vec<[u32; 4]> = Vec::new();
-            for (local, &r) in rows.iter().enumerate() {
-                let r = r as usize;
-                let (i, j) = key(r);
-                let last = segs.last().copied();
-                if last.is_none_or(|s| (s[0], s[1]) != (i, j) || (s[3] - s[2]) as usize == SEGMENT) {
-                    if pairs.last() != Some(&(i, j)) {
-                        pairs.push((i, j));
-                    }
-                    segment_pair.push(pairs.len() as u32 - 1);
-                    segs.push([i, j, local as u32, local as u32]);
-                }
-                segs.last_mut().expect("a segment")[3] += 1;
-                kind.push(u32::from(design.y2[r]) | (u32::from(design.a[r] == i) << 2));
-                weight.push((design.weight(r) * f64::from(design.count[r])) as f32);
-                z.extend((0..k).map(|f| design.z(r, f) as f32));
-            }
-            if z.is_empty() {
-                z.push(0.0);
-            }
-            let (segs_buf, kind_buf) =
-                (storage("segments", bytemuck::cast_slice(&segs)), storage("kind", bytemuck::cast_slice(&kind)));
-            let (weight_buf, z_buf) =
-                (storage("weight", bytemuck::cast_slice(&weight)), storage("z", bytemuck::cast_slice(&z)));
-            let out = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("segment sums"),
-                size: 4 * (segs.len() * q) as u64,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            let bind = [0u32, 1].map(|use_multiplicity| {
-                let params = Params {
-                    n: n as u32,
-                    k: k as u32,
-                    q: q as u32,
-                    segments: segs.len() as u32,
-                    use_multiplicity,
-                    pad: [0; 3],
-                };
-                let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("contextual params"),
-                    contents: bytemuck::bytes_of(&params),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
-                let slice = wgpu::BufferBinding {
-                    buffer: &multiplicity,
-                    offset: 4 * start as u64,
-                    size: wgpu::BufferSize::new(4 * rows.len() as u64),
-                };
-                let layout = gpu.contextual.get_bind_group_layout(0);
-                let entries = [
-                    (0, uniform.as_entire_binding()),
-                    (1, theta.as_entire_binding()),
-                    (2, segs_buf.as_entire_binding()),
-                    (3, kind_buf.as_entire_binding()),
-                    (4, weight_buf.as_entire_binding()),
-                    (5, z_buf.as_entire_binding()),
-                    (6, wgpu::BindingResource::Buffer(slice)),
-                    (7, out.as_entire_binding()),
-                ]
-                .map(|(binding, resource)| wgpu::BindGroupEntry { binding, resource });
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("contextual"),
-                    layout: &layout,
-                    entries: &entries,
-                })
-            });
-            chunks.push(Chunk { bind, out, segments: segs.len() as u32 });
-        }
         let unit = design.count.iter().all(|&c| c == 1);
         let battles = design.battles as u32;
         let mut this = Self {
-            gpu,
+            gpu: gpu.clone(),
             n,
             k,
             q,
             theta,
-            chunks,
-            segment_pair,
-            pairs,
+            chunks: Vec::new(),
+            segment_pair: Vec::new(),
+            pairs: Vec::new(),
             multiplicity,
             position,
             unit,
             battles,
             resampler: None,
         };
+        for start in (0..design.len()).step_by(chunk) {
+            let rows = &order[start..(start + chunk).min(design.len())];
+            let data = this.layout(design, rows);
+            let uploaded = this.upload(start, rows.len(), &data);
+            this.chunks.push(uploaded);
+        }
+        gpu.check()?;
         if unit && battles > 0 {
             this.resampler = Some(Resampler::new(gpu, battles, Some(&this.position), design.len())?);
         }
-        gpu.check()?;
         Ok(this)
+    }
+
+    /// The device layout of `rows` (design rows in pair order): segments, and per row its kind (y2 | o << 2),
+    /// weight × count and covariates. Records each segment's pair.
+    fn layout(&mut self, design: &Design, rows: &[u32]) -> ChunkData {
+        let mut data = ChunkData::default();
+        for (local, &r) in rows.iter().enumerate() {
+            let r = r as usize;
+            let (i, j) = (design.a[r].min(design.b[r]), design.a[r].max(design.b[r]));
+            let last = data.segs.last().copied();
+            if last.is_none_or(|s| (s[0], s[1]) != (i, j) || (s[3] - s[2]) as usize == SEGMENT) {
+                if self.pairs.last() != Some(&(i, j)) {
+                    self.pairs.push((i, j));
+                }
+                self.segment_pair.push(self.pairs.len() as u32 - 1);
+                data.segs.push([i, j, local as u32, local as u32]);
+            }
+            data.segs.last_mut().expect("a segment")[3] += 1;
+            data.kind.push(u32::from(design.y2[r]) | (u32::from(design.a[r] == i) << 2));
+            data.weight.push((design.weight(r) * f64::from(design.count[r])) as f32);
+            data.z.extend((0..self.k).map(|f| design.z(r, f) as f32));
+        }
+        data
+    }
+
+    /// Uploads one chunk (rows `start..start + len` in pair order) and binds it, without and with multiplicities.
+    fn upload(&self, start: usize, len: usize, data: &ChunkData) -> Chunk {
+        let gpu = &*self.gpu;
+        let storage = |label: &str, bytes: &[u8]| gpu.buffer(label, wgpu::BufferUsages::STORAGE, bytes);
+        let segs = storage("segments", bytemuck::cast_slice(&data.segs));
+        let kind = storage("kind", bytemuck::cast_slice(&data.kind));
+        let weight = storage("weight", bytemuck::cast_slice(&data.weight));
+        let z = storage("z", bytemuck::cast_slice(&data.z));
+        let out = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("segment sums"),
+            size: 4 * (data.segs.len() * self.q).max(1) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let segments = data.segs.len() as u32;
+        let bind = [0u32, 1].map(|use_multiplicity| {
+            let (n, k, q) = (self.n as u32, self.k as u32, self.q as u32);
+            let params = Params { n, k, q, segments, use_multiplicity, pad: [0; 3] };
+            let uniform = gpu.buffer("contextual params", wgpu::BufferUsages::UNIFORM, bytemuck::bytes_of(&params));
+            let slice = wgpu::BufferBinding {
+                buffer: &self.multiplicity,
+                offset: 4 * start as u64,
+                size: wgpu::BufferSize::new(4 * len as u64),
+            };
+            let entries = [
+                (0, uniform.as_entire_binding()),
+                (1, self.theta.as_entire_binding()),
+                (2, segs.as_entire_binding()),
+                (3, kind.as_entire_binding()),
+                (4, weight.as_entire_binding()),
+                (5, z.as_entire_binding()),
+                (6, wgpu::BindingResource::Buffer(slice)),
+                (7, out.as_entire_binding()),
+            ]
+            .map(|(binding, resource)| wgpu::BindGroupEntry { binding, resource });
+            let layout = gpu.contextual.get_bind_group_layout(0);
+            gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("contextual"),
+                layout: &layout,
+                entries: &entries,
+            })
+        });
+        Chunk { bind, out, segments }
     }
 
     /// One reduction at `params` = [θ; β]; with `bootstrap`, the rows count with the current multiplicities. Also
@@ -207,7 +210,8 @@ impl<'g> ContextualGpu<'g> {
     /// # Errors
     /// `GPU` when the device fails or is lost.
     pub async fn reduce(&self, params: &[f64], bootstrap: bool) -> Result<(Reduction, Vec<Pair>)> {
-        let gpu = self.gpu;
+        let gpu = &*self.gpu;
+        gpu.check()?;
         let theta: Vec<f32> = params.iter().map(|&x| x as f32).collect();
         gpu.queue.write_buffer(&self.theta, 0, bytemuck::cast_slice(&theta));
         let total: u64 = self.chunks.iter().map(|c| u64::from(c.segments)).sum::<u64>() * self.q as u64 * 4;
@@ -315,7 +319,7 @@ impl<'g> ContextualGpu<'g> {
     }
 
     /// One bootstrap round on the device: resample, check that the resample still connects the models (else fit it
-    /// with the fallback ridge from zero, as the CPU does), and refit from `warm`.
+    /// with [`crate::rank::FALLBACK_RIDGE`] from zero), and refit from `warm`.
     ///
     /// # Errors
     /// `GPU` when the device fails or is lost.
@@ -326,7 +330,6 @@ impl<'g> ContextualGpu<'g> {
         round: u32,
         warm: &[f64],
         lambda: (f64, f64),
-        fallback: f64,
         gtol: f64,
     ) -> Result<Vec<f64>> {
         self.resample(design, seed, round);
@@ -335,11 +338,11 @@ impl<'g> ContextualGpu<'g> {
         if lambda.0 == 0.0 {
             let (_, pairs) = self.reduce(warm, true).await?;
             if !Reach::new(self.n, &self.pairs).strongly_connected(&pairs) {
-                lambda.0 = fallback;
+                lambda.0 = crate::rank::FALLBACK_RIDGE;
                 start = None;
             }
         }
-        Ok(self.fit(lambda, start, true, gtol, 1e-3_f64.max(GPU_STEP_TOL)).await?.0)
+        Ok(self.fit(lambda, start, true, gtol, crate::rank::STYLE_ROUND_STEP_TOL.max(GPU_STEP_TOL)).await?.0)
     }
 
     /// True when the device draws the replicates itself.

@@ -6,6 +6,7 @@
 
 pub mod contextual;
 mod predicted;
+pub mod rank;
 pub mod resample;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,9 +96,37 @@ impl Gpu {
         format!("{} ({:?})", self.info.name, self.info.backend)
     }
 
+    /// Destroys the device, as a driver reset would: every later call fails with `GPU` and the rankings fall back
+    /// to the CPU. For tests of that fallback.
+    #[doc(hidden)]
+    pub fn lose(&self) {
+        self.device.destroy();
+        self.lost.store(true, Ordering::SeqCst);
+    }
+
+    /// A buffer holding `bytes`, created empty and filled through the queue: unlike wgpu's `create_buffer_init`,
+    /// which maps at creation, this cannot panic when the device is lost.
+    fn buffer(&self, label: &str, usage: wgpu::BufferUsages, bytes: &[u8]) -> wgpu::Buffer {
+        let size = (bytes.len() as u64).next_multiple_of(4).max(4);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if bytes.len().is_multiple_of(4) {
+            self.queue.write_buffer(&buffer, 0, bytes);
+        } else {
+            let mut padded = bytes.to_vec();
+            padded.resize(size as usize, 0);
+            self.queue.write_buffer(&buffer, 0, &padded);
+        }
+        buffer
+    }
+
     /// The largest storage binding this device allows, in bytes.
     pub fn max_binding(&self) -> u64 {
-        u64::from(self.limits.max_storage_buffer_binding_size).min(self.limits.max_buffer_size)
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
     }
 
     fn check(&self) -> Result<()> {

@@ -1,7 +1,5 @@
 //! The predicted-probability matrix kernel (`shaders/predicted.wgsl`).
 
-use wgpu::util::DeviceExt;
-
 use super::{read_back, Gpu};
 use crate::error::{Error, Result};
 
@@ -52,11 +50,7 @@ pub(super) async fn run(gpu: &Gpu, raw: &[f64], c: f32) -> Result<Vec<f32>> {
     }
     let block = (max_binding / row_bytes).min(max_groups * 16).min(n as u64) as usize;
     let device = &gpu.device;
-    let ratings = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("ratings"),
-        contents: bytemuck::cast_slice(&centred),
-        usage: wgpu::BufferUsages::STORAGE,
-    });
+    let ratings = gpu.buffer("ratings", wgpu::BufferUsages::STORAGE, bytemuck::cast_slice(&centred));
     let out = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("predicted"),
         size: block as u64 * row_bytes,
@@ -67,11 +61,7 @@ pub(super) async fn run(gpu: &Gpu, raw: &[f64], c: f32) -> Result<Vec<f32>> {
     for row0 in (0..n).step_by(block) {
         let rows = block.min(n - row0);
         let params = Params { n: n as u32, row0: row0 as u32, rows: rows as u32, c };
-        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: bytemuck::bytes_of(&params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = gpu.buffer("params", wgpu::BufferUsages::UNIFORM, bytemuck::bytes_of(&params));
         let layout = gpu.predicted.pipeline.get_bind_group_layout(0);
         let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("predicted"),

@@ -1,7 +1,7 @@
 //! Bootstrap resampling on the GPU (`shaders/philox.wgsl` + `shaders/resample.wgsl`), many replicates per dispatch.
 //! The draws are those of [`crate::rng::Draws`], bit for bit, so a GPU bootstrap resamples exactly as the CPU one.
 
-use wgpu::util::DeviceExt;
+use std::rc::Rc;
 
 use super::{read_back, Gpu};
 use crate::error::{Error, Result};
@@ -21,20 +21,20 @@ struct Params {
 
 /// `draws` battles drawn with replacement per replicate and counted per target row; the battle → row map stays on
 /// the GPU between calls.
-pub struct Resampler<'g> {
-    gpu: &'g Gpu,
+pub struct Resampler {
+    gpu: Rc<Gpu>,
     draws: u32,
     rows: usize,
     map: Option<wgpu::Buffer>,
     dummy: wgpu::Buffer,
 }
 
-impl<'g> Resampler<'g> {
+impl Resampler {
     /// `map[battle]` is the row a drawn battle counts for; without a map, battle i counts for row i.
     ///
     /// # Errors
     /// `GPU` when the map exceeds the adapter's storage-binding limit.
-    pub fn new(gpu: &'g Gpu, draws: u32, map: Option<&[u32]>, rows: usize) -> Result<Self> {
+    pub fn new(gpu: Rc<Gpu>, draws: u32, map: Option<&[u32]>, rows: usize) -> Result<Self> {
         if draws == 0 {
             return Err(Error::Gpu("nothing to resample".into()));
         }
@@ -42,19 +42,8 @@ impl<'g> Resampler<'g> {
         if map.is_some_and(|m| 4 * m.len() as u64 > max) || 4 * rows as u64 > max {
             return Err(Error::Gpu(format!("{draws} battles exceed this adapter's storage-binding limit")));
         }
-        let device = &gpu.device;
-        let map = map.map(|m| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("battle map"),
-                contents: bytemuck::cast_slice(m),
-                usage: wgpu::BufferUsages::STORAGE,
-            })
-        });
-        let dummy = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("no map"),
-            contents: &[0; 4],
-            usage: wgpu::BufferUsages::STORAGE,
-        });
+        let map = map.map(|m| gpu.buffer("battle map", wgpu::BufferUsages::STORAGE, bytemuck::cast_slice(m)));
+        let dummy = gpu.buffer("no map", wgpu::BufferUsages::STORAGE, &[0; 4]);
         Ok(Self { gpu, draws, rows, map, dummy })
     }
 
@@ -74,7 +63,7 @@ impl<'g> Resampler<'g> {
         first: u32,
         replicates: u32,
     ) {
-        let gpu = self.gpu;
+        let gpu = &*self.gpu;
         let blocks = self.draws.div_ceil(4);
         let max = gpu.limits.max_compute_workgroups_per_dimension;
         let groups = blocks.div_ceil(64);
@@ -90,11 +79,7 @@ impl<'g> Resampler<'g> {
             mapped: u32::from(self.map.is_some()),
             width: x * 64,
         };
-        let uniform = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("resample params"),
-            contents: bytemuck::bytes_of(&params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = gpu.buffer("resample params", wgpu::BufferUsages::UNIFORM, bytemuck::bytes_of(&params));
         let layout = gpu.resample.get_bind_group_layout(0);
         let bind = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("resample"),
@@ -128,6 +113,7 @@ impl<'g> Resampler<'g> {
     /// # Errors
     /// `GPU` when the device fails.
     pub async fn draws(gpu: &Gpu, bound: u32, seed: u64, stream: u32, count: u32) -> Result<Vec<u32>> {
+        gpu.check()?;
         let max = gpu.limits.max_compute_workgroups_per_dimension;
         let groups = count.div_ceil(64).max(1);
         let x = groups.min(max);
@@ -142,11 +128,7 @@ impl<'g> Resampler<'g> {
             width: x * 64,
         };
         let device = &gpu.device;
-        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("draws params"),
-            contents: bytemuck::bytes_of(&params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = gpu.buffer("draws params", wgpu::BufferUsages::UNIFORM, bytemuck::bytes_of(&params));
         let size = 4 * u64::from(count.max(1));
         let out = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("draws"),
@@ -182,6 +164,7 @@ impl<'g> Resampler<'g> {
     /// # Errors
     /// `GPU` when the device fails.
     pub async fn counts(&self, seed: u64, first: u32, replicates: u32) -> Result<Vec<u32>> {
+        self.gpu.check()?;
         let mut out = Vec::with_capacity(replicates as usize * self.rows);
         let batch = self.batch();
         let mut done = 0;
@@ -197,7 +180,7 @@ impl<'g> Resampler<'g> {
             let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
             self.encode(&mut encoder, &buffer, seed, first + done, r);
             self.gpu.queue.submit([encoder.finish()]);
-            let bytes = read_back(self.gpu, &buffer, size).await?;
+            let bytes = read_back(&self.gpu, &buffer, size).await?;
             out.extend_from_slice(bytemuck::cast_slice::<u8, u32>(&bytes));
             done += r;
         }

@@ -304,6 +304,10 @@ pub struct Newton {
     t: f64,
     best: f64,
     stepped: bool,
+    /// The last step was large: check that it lowered the loss. Near the optimum a Newton step on this convex loss
+    /// always descends, and the check would only see rounding (f32 on the GPU: the loss is good to ~1e-7 relative,
+    /// far coarser than the last decreases).
+    check: bool,
     pub iterations: usize,
 }
 
@@ -325,6 +329,7 @@ impl Newton {
             t: 1.0,
             best: f64::INFINITY,
             stepped: false,
+            check: false,
             iterations: 0,
         }
     }
@@ -340,7 +345,7 @@ impl Newton {
         let penalty: f64 = self.params.iter().enumerate().map(|(i, x)| if i < n { lt } else { lb } * x * x).sum();
         let loss = red.loss + 0.5 * penalty;
         let descended = loss <= self.best + 1e-12 * self.best.abs().max(1.0);
-        if self.stepped && !descended {
+        if self.check && !descended {
             // The full step raised the loss (or overflowed): halve it.
             self.t *= 0.5;
             if self.t < 1e-12 {
@@ -384,6 +389,7 @@ impl Newton {
         }
         self.t = 1.0;
         self.stepped = true;
+        self.check = self.step.iter().any(|d| d.abs() > 0.5);
         self.iterations += 1;
         false
     }

@@ -115,6 +115,9 @@ impl Default for RankOptions {
 /// normal prior on θ (Music Arena's ½‖θ‖²). It keeps every rating finite; the models it cannot pin are marked.
 pub const FALLBACK_RIDGE: f64 = 1.0;
 
+/// Step tolerance of a style-control bootstrap refit (CPU and GPU alike).
+pub const STYLE_ROUND_STEP_TOL: f64 = 1e-5;
+
 /// One leaderboard row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ModelRating {
@@ -193,6 +196,7 @@ pub struct Ranking {
     coefficient_variance: Option<Vec<f64>>,
     coefficient_samples: Vec<f64>,
     done: u32,
+    device: String,
 }
 
 enum Work {
@@ -222,6 +226,29 @@ impl Ranking {
     /// # Errors
     /// `EMPTY` without battles, `UNKNOWN_MODEL` for an anchor or baseline not in the data, `INVALID_OPTION`.
     pub fn new(battles: &Battles, options: &RankOptions) -> Result<Self> {
+        Self::build(battles, options, None)
+    }
+
+    /// A style-controlled ranking whose point fit was computed elsewhere (the GPU path): `problem` from
+    /// [`style_problem`], and the fitted [θ; β] with the iteration count.
+    ///
+    /// # Errors
+    /// As [`Ranking::new`].
+    pub fn with_style_fit(
+        battles: &Battles,
+        options: &RankOptions,
+        problem: StyleProblem,
+        params: Vec<f64>,
+        iterations: usize,
+    ) -> Result<Self> {
+        Self::build(battles, options, Some((problem, params, iterations)))
+    }
+
+    fn build(
+        battles: &Battles,
+        options: &RankOptions,
+        fitted: Option<(StyleProblem, Vec<f64>, usize)>,
+    ) -> Result<Self> {
         validate(options)?;
         for name in reference_model(&options.identify) {
             if battles.model_id(name).is_none() {
@@ -266,7 +293,14 @@ impl Ranking {
         let mut coefficients = (Vec::new(), None);
         let (raw, ridge, iterations, variance, work) = match options.method {
             Method::Bt if options.style.is_some() => {
-                let fitted = Contextual::new(battles, options, components.strongly_connected())?;
+                let (problem, params, iterations) = if let Some(f) = fitted {
+                    f
+                } else {
+                    let p = style_problem_given(battles, options, components.strongly_connected())?;
+                    let (params, iterations) = contextual::fit(&p.design, p.lambda, None, None, p.gtol, 1e-7);
+                    (p, params, iterations)
+                };
+                let fitted = Contextual::from_fit(battles, options, problem, params, iterations);
                 coefficients = (fitted.coefficients, fitted.coefficient_variance);
                 (fitted.raw, fitted.ridge, fitted.iterations, fitted.variance, fitted.work)
             }
@@ -297,6 +331,7 @@ impl Ranking {
             coefficient_variance: coefficients.1,
             coefficient_samples: Vec::new(),
             done: 0,
+            device: "cpu".into(),
         })
     }
 
@@ -317,48 +352,29 @@ impl Ranking {
     /// Runs up to `k` more bootstrap rounds. Round r always draws the same resample for the same seed, so the
     /// result does not depend on how the rounds are chunked.
     pub fn run_rounds(&mut self, k: u32) {
-        let n = self.models.len();
         let end = self.done + k.min(self.remaining());
         let mut scratch = Scratch::default();
-        for round in self.done..end {
-            let draws = Draws::new(self.options.seed, round);
+        while self.done < end {
+            let draws = Draws::new(self.options.seed, self.done);
             let raw = self.resample(&draws, &mut scratch);
-            self.coefficient_samples.extend(scratch.theta.iter().skip(n).copied().take(self.coefficients.len()));
-            let start = self.samples.len();
-            self.samples.resize(start + n, 0.0);
-            identify(&raw, &self.options, &self.models, &mut self.samples[start..]);
+            let params = std::mem::take(&mut scratch.theta);
+            self.push_round(&raw, &params);
+            scratch.theta = params;
         }
-        self.done = end;
     }
 
     fn resample(&self, draws: &Draws, s: &mut Scratch) -> Vec<f64> {
         let n = self.models.len();
         match &self.work {
-            Work::Bt { index, battle_row, theta } => {
-                let rows = &self.rows.rows;
+            Work::Bt { battle_row, .. } => {
                 s.idx.resize(battle_row.len(), 0);
                 draws.fill_below(battle_row.len() as u32, &mut s.idx);
                 s.counts.clear();
-                s.counts.resize(rows.len(), 0.0);
+                s.counts.resize(self.rows.rows.len(), 0.0);
                 for &u in &s.idx {
                     s.counts[battle_row[u as usize] as usize] += 1.0;
                 }
-                pair_totals(rows, s.counts.iter().copied(), index, &mut s.pairs);
-                let connected = s.reach.get_or_insert_with(|| Reach::new(n, &index.pairs)).strongly_connected(&s.pairs);
-                let ridge = if self.ridge == 0.0 && !connected { FALLBACK_RIDGE } else { self.ridge };
-                // Warm start from the full-data fit when the problem is the same kind; from zero otherwise.
-                s.theta.clear();
-                if ridge == self.ridge {
-                    s.theta.extend_from_slice(theta);
-                } else {
-                    s.theta.resize(n, 0.0);
-                }
-                // Stop after a step below 1e-3: the error left is of order 1e-6 (measured on LLMFAO: bounds within
-                // 3e-7 Elo of fully converged refits), far below the bootstrap's own noise, and it saves a Newton
-                // iteration per round.
-                bt::fit_in(&mut s.workspace, &s.pairs, ridge, &mut s.theta, self.options.tolerance.max(1e-10), 1e-3);
-                let alpha = self.options.scale / self.options.base.ln();
-                s.theta.iter().map(|t| t * alpha).collect()
+                self.bt_round(s)
             }
             Work::Contextual { design, params, lambda, row_pair, pairs } => {
                 let total = design.battles as u32;
@@ -378,9 +394,12 @@ impl Ranking {
                     s.reach.get_or_insert_with(|| Reach::new(n, pairs)).strongly_connected(&s.pairs)
                 };
                 let lambda = if lambda.0 == 0.0 && !connected { (FALLBACK_RIDGE, lambda.1) } else { *lambda };
-                let start = if connected || lambda.0 > 0.0 { Some(params.as_slice()) } else { None };
+                // Warm start from the full-data fit unless the resample needed the fallback ridge (as the GPU path).
+                let start = if connected || self.ridge > 0.0 { Some(params.as_slice()) } else { None };
                 let gtol = self.options.tolerance.max(1e-10) * design.battles;
-                let (fit, _) = contextual::fit(design, lambda, start, Some(&multiplicity), gtol, 1e-3);
+                // Refits stop after a step below 1e-5 (the GPU path's resolution, so both paths stop converged): a
+                // resample can leave a model nearly undefeated, where a looser stop leaves errors of 0.01 Elo.
+                let (fit, _) = contextual::fit(design, lambda, start, Some(&multiplicity), gtol, STYLE_ROUND_STEP_TOL);
                 s.multiplicity = multiplicity;
                 let alpha = self.options.scale / self.options.base.ln();
                 let raw = fit[..n].iter().map(|t| t * alpha).collect();
@@ -395,6 +414,81 @@ impl Ranking {
                 r.iter().map(|x| x - self.options.init).collect()
             }
         }
+    }
+
+    /// One BT bootstrap round from the rows' resampled counts in `s.counts`: rating-scale values.
+    fn bt_round(&self, s: &mut Scratch) -> Vec<f64> {
+        let Work::Bt { index, theta, .. } = &self.work else { unreachable!("a BT round of a BT ranking") };
+        let n = self.models.len();
+        pair_totals(&self.rows.rows, s.counts.iter().copied(), index, &mut s.pairs);
+        let connected = s.reach.get_or_insert_with(|| Reach::new(n, &index.pairs)).strongly_connected(&s.pairs);
+        let ridge = if self.ridge == 0.0 && !connected { FALLBACK_RIDGE } else { self.ridge };
+        // Warm start from the full-data fit when the problem is the same kind; from zero otherwise.
+        s.theta.clear();
+        if ridge == self.ridge {
+            s.theta.extend_from_slice(theta);
+        } else {
+            s.theta.resize(n, 0.0);
+        }
+        // Stop after a step below 1e-3: the error left is of order 1e-6 (measured on LLMFAO: bounds within 3e-7 Elo
+        // of fully converged refits), far below the bootstrap's own noise, and it saves a Newton iteration per round.
+        bt::fit_in(&mut s.workspace, &s.pairs, ridge, &mut s.theta, self.options.tolerance.max(1e-10), 1e-3);
+        let alpha = self.options.scale / self.options.base.ln();
+        s.theta.iter().map(|t| t * alpha).collect()
+    }
+
+    /// Records one finished bootstrap round from its rating-scale values (and [θ; β] for style control).
+    fn push_round(&mut self, raw: &[f64], params: &[f64]) {
+        let n = self.models.len();
+        self.coefficient_samples.extend(params.iter().skip(n).copied().take(self.coefficients.len()));
+        let start = self.samples.len();
+        self.samples.resize(start + n, 0.0);
+        identify(raw, &self.options, &self.models, &mut self.samples[start..]);
+        self.done += 1;
+    }
+
+    // --- Hooks for accelerated paths (the GPU resamples and fits; the ranking keeps the statistics) ----------------
+
+    /// The options this ranking was made with.
+    pub fn options(&self) -> &RankOptions {
+        &self.options
+    }
+
+    /// BT bootstrap: the battle → row map that resampled draws count into, and the number of rows.
+    pub fn battle_rows(&self) -> Option<(&[u32], usize)> {
+        match &self.work {
+            Work::Bt { battle_row, .. } => Some((battle_row, self.rows.rows.len())),
+            _ => None,
+        }
+    }
+
+    /// Style control: the design, the full-data fit [θ; β] (every round's warm start) and the penalties.
+    pub fn style_state(&self) -> Option<(&Design, &[f64], (f64, f64))> {
+        match &self.work {
+            Work::Contextual { design, params, lambda, .. } => Some((design, params, *lambda)),
+            _ => None,
+        }
+    }
+
+    /// Runs the next BT bootstrap round from its per-row counts (as [`Ranking::battle_rows`] maps the draws of
+    /// `Draws::new(seed, round)`); the fit and the statistics are the CPU's.
+    pub fn push_bt_counts(&mut self, counts: &[u32]) {
+        let mut s = Scratch::default();
+        s.counts.extend(counts.iter().map(|&c| f64::from(c)));
+        let raw = self.bt_round(&mut s);
+        self.push_round(&raw, &[]);
+    }
+
+    /// Records the next style-control bootstrap round from its fitted [θ; β].
+    pub fn push_style_round(&mut self, params: &[f64]) {
+        let alpha = self.options.scale / self.options.base.ln();
+        let raw: Vec<f64> = params[..self.models.len()].iter().map(|t| t * alpha).collect();
+        self.push_round(&raw, params);
+    }
+
+    /// Names where the work ran, for [`Leaderboard::device`].
+    pub fn set_device(&mut self, device: impl Into<String>) {
+        self.device = device.into();
     }
 
     /// Reported ratings (after identification), by model id.
@@ -457,7 +551,7 @@ impl Ranking {
             warnings: self.warnings.clone(),
             style: self.options.style,
             coefficients: self.coefficient_rows(),
-            device: "cpu".into(),
+            device: self.device.clone(),
         }
     }
 
@@ -637,17 +731,54 @@ struct Contextual {
     work: Work,
 }
 
+/// A style-control problem ready to fit: the design, the penalties (λ_θ, λ_β) of the convention (λ_θ = the fallback
+/// ridge when the comparison graph is not strongly connected and the convention has none), and the gradient
+/// tolerance.
+pub struct StyleProblem {
+    pub design: Design,
+    pub lambda: (f64, f64),
+    pub gtol: f64,
+}
+
+/// The style-control problem of `battles` under `options` (for callers that fit it themselves, e.g. on the GPU).
+///
+/// # Errors
+/// `INVALID_OPTION` without style control or covariates; `EMPTY` without battles.
+pub fn style_problem(battles: &Battles, options: &RankOptions) -> Result<StyleProblem> {
+    if options.style.is_none() {
+        return Err(Error::option("style", "no style-control convention given"));
+    }
+    let rows = Rows::new(battles, &options.rows);
+    if rows.total() == 0.0 {
+        return Err(Error::Empty(String::new()));
+    }
+    let index = pair_index(&rows.rows);
+    let mut pairs = Vec::new();
+    pair_totals(&rows.rows, rows.rows.iter().map(|r| r.count), &index, &mut pairs);
+    style_problem_given(battles, options, Components::new(rows.n_models, &pairs).strongly_connected())
+}
+
+fn style_problem_given(battles: &Battles, o: &RankOptions, connected: bool) -> Result<StyleProblem> {
+    let design = Design::new(battles, &o.rows, true)?;
+    let mut lambda = o.style.unwrap_or_default().penalty(design.battles, o.base);
+    if lambda.0 == 0.0 {
+        lambda.0 = if o.ridge == 0.0 && !connected { FALLBACK_RIDGE } else { o.ridge };
+    }
+    let gtol = o.tolerance * design.battles;
+    Ok(StyleProblem { design, lambda, gtol })
+}
+
 impl Contextual {
-    fn new(battles: &Battles, o: &RankOptions, connected: bool) -> Result<Self> {
+    fn from_fit(
+        battles: &Battles,
+        o: &RankOptions,
+        problem: StyleProblem,
+        params: Vec<f64>,
+        iterations: usize,
+    ) -> Self {
         let convention = o.style.unwrap_or_default();
-        let design = Design::new(battles, &o.rows, true)?;
+        let StyleProblem { design, lambda, .. } = problem;
         let (n, k) = (design.n, design.k());
-        let mut lambda = convention.penalty(design.battles, o.base);
-        if lambda.0 == 0.0 {
-            lambda.0 = if o.ridge == 0.0 && !connected { FALLBACK_RIDGE } else { o.ridge };
-        }
-        let gtol = o.tolerance * design.battles;
-        let (params, iterations) = contextual::fit(&design, lambda, None, None, gtol, 1e-7);
         let alpha = o.scale / o.base.ln();
         let (mut variance, mut coefficient_variance) = (None, None);
         if o.ci == Ci::Sandwich {
@@ -668,7 +799,7 @@ impl Contextual {
                 row_pair.push(p);
             }
         }
-        Ok(Self {
+        Self {
             raw: params[..n].iter().map(|t| t * alpha).collect(),
             ridge: lambda.0,
             iterations,
@@ -676,7 +807,7 @@ impl Contextual {
             coefficients: params[n..].to_vec(),
             coefficient_variance,
             work: Work::Contextual { design: Box::new(design), params, lambda, row_pair, pairs },
-        })
+        }
     }
 }
 

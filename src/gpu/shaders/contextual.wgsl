@@ -67,10 +67,14 @@ fn main(
         for (var f = 0u; f < k; f += 1u) {
             x += theta[params.n + f] * z[r * k + f];
         }
+        // p = σ(x) and q = 1 − p = σ(−x), both without cancellation: p − y is −q for a win, p for a loss.
         let ex = exp(-abs(x));
-        let p = select(ex / (1.0 + ex), 1.0 / (1.0 + ex), x >= 0.0);
-        let e = c * (p - y);
-        let v = c * p * (1.0 - p);
+        let big = 1.0 / (1.0 + ex);
+        let small = ex / (1.0 + ex);
+        let p = select(small, big, x >= 0.0);
+        let q = select(big, small, x >= 0.0);
+        let e = c * select(select(p - y, p, y == 0.0), -q, y == 1.0);
+        let v = c * p * q;
         acc[0] += v;
         acc[1] += o * e;
         acc[2] += c * (softplus(x) - y * x);
