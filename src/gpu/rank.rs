@@ -13,7 +13,7 @@ use super::resample::Resampler;
 use super::Gpu;
 use crate::battles::Battles;
 use crate::error::{Error, Result};
-use crate::rank::{style_problem, Ci, Method, RankOptions, Ranking};
+use crate::rank::{contextual, Ci, Method, RankOptions, Ranking};
 
 enum Path {
     /// BT bootstrap: replicates resampled on the device, fits on the CPU.
@@ -28,41 +28,52 @@ enum Path {
 pub struct GpuRanking {
     ranking: Ranking,
     path: Path,
+    /// The style-control point fit is still to do ([`GpuRanking::fit`]).
+    pending: bool,
 }
 
 impl GpuRanking {
-    /// The point estimate, on the device where it is heavy (style control). Without a device, or when it fails,
-    /// the CPU computes it.
+    /// Prepares and fits: [`GpuRanking::prepare`] then [`GpuRanking::fit`].
+    ///
+    /// # Errors
+    /// As [`GpuRanking::prepare`].
+    pub async fn new(gpu: Option<Rc<Gpu>>, battles: &Battles, options: &RankOptions) -> Result<Self> {
+        let mut this = Self::prepare(gpu, battles, options)?;
+        this.fit().await;
+        Ok(this)
+    }
+
+    /// Everything but the GPU work: validation, tallies, the upload of the battles. Without a device, or when the
+    /// upload fails, the CPU computes the whole point estimate here.
     ///
     /// # Errors
     /// The core's errors (bad options, empty data); never `GPU`: GPU failures fall back to the CPU.
-    pub async fn new(gpu: Option<Rc<Gpu>>, battles: &Battles, options: &RankOptions) -> Result<Self> {
+    pub fn prepare(gpu: Option<Rc<Gpu>>, battles: &Battles, options: &RankOptions) -> Result<Self> {
         let Some(gpu) = gpu else {
             return Ok(Self::cpu(Ranking::new(battles, options)?, "cpu (no GPU adapter)"));
         };
-        match Self::on(gpu.clone(), battles, options).await {
+        match Self::prepare_on(gpu, battles, options) {
             Ok(this) => Ok(this),
             Err(Error::Gpu(why)) => Ok(Self::cpu(Ranking::new(battles, options)?, &format!("cpu (GPU failed: {why})"))),
             Err(e) => Err(e),
         }
     }
 
-    async fn on(gpu: Rc<Gpu>, battles: &Battles, options: &RankOptions) -> Result<Self> {
+    fn prepare_on(gpu: Rc<Gpu>, battles: &Battles, options: &RankOptions) -> Result<Self> {
         let label = format!("gpu: {}", gpu.adapter());
         if options.style.is_some() && options.method == Method::Bt {
-            let problem = style_problem(battles, options)?;
-            let device = ContextualGpu::new(gpu, &problem.design, None)?;
-            let (params, iterations) = device.fit(problem.lambda, None, false, problem.gtol, GPU_STEP_TOL).await?;
-            let mut ranking = Ranking::with_style_fit(battles, options, problem, params, iterations)?;
+            let mut ranking = Ranking::deferred_style(battles, options)?;
+            let (design, _, _) = ranking.style_state().expect("a style ranking");
+            let device = ContextualGpu::new(gpu, design, None)?;
             ranking.set_device(label);
-            return Ok(Self { ranking, path: Path::Style(device) });
+            return Ok(Self { ranking, path: Path::Style(device), pending: true });
         }
         let mut ranking = Ranking::new(battles, options)?;
         match ranking.battle_rows() {
             Some((map, rows)) if options.ci == Ci::Bootstrap => {
                 let resampler = Resampler::new(gpu, map.len() as u32, Some(map), rows)?;
                 ranking.set_device(label);
-                Ok(Self { ranking, path: Path::Bt(resampler) })
+                Ok(Self { ranking, path: Path::Bt(resampler), pending: false })
             }
             _ => Ok(Self::cpu(ranking, "cpu (nothing to accelerate: the GPU runs style control and bootstraps)")),
         }
@@ -70,12 +81,32 @@ impl GpuRanking {
 
     fn cpu(mut ranking: Ranking, device: &str) -> Self {
         ranking.set_device(device);
-        Self { ranking, path: Path::Cpu }
+        Self { ranking, path: Path::Cpu, pending: false }
+    }
+
+    /// The style-control point fit on the device (nothing to do otherwise). If the device fails, the CPU fits.
+    pub async fn fit(&mut self) {
+        if !std::mem::take(&mut self.pending) {
+            return;
+        }
+        let Path::Style(device) = &self.path else { return };
+        let (design, _, lambda) = self.ranking.style_state().expect("a style ranking");
+        let gtol = self.ranking.options().tolerance * design.battles;
+        match device.fit(lambda, None, false, gtol, GPU_STEP_TOL).await {
+            Ok((params, iterations)) => self.ranking.set_style_fit(params, iterations),
+            Err(e) => {
+                let (params, iterations) = contextual::fit(design, lambda, None, None, gtol, 1e-7);
+                self.ranking.set_style_fit(params, iterations);
+                self.ranking.set_device(format!("cpu (GPU failed: {e})"));
+                self.path = Path::Cpu;
+            }
+        }
     }
 
     /// Runs up to `k` more bootstrap rounds (the same resamples as [`Ranking::run_rounds`]). A GPU failure moves the
     /// remaining rounds to the CPU.
     pub async fn run_rounds(&mut self, k: u32) {
+        self.fit().await;
         let k = k.min(self.ranking.remaining());
         let end = self.ranking.done() + k;
         if let Err(e) = self.try_rounds(k).await {
@@ -118,6 +149,7 @@ impl GpuRanking {
 
     /// Runs every remaining round and returns the leaderboard.
     pub async fn finish(mut self) -> crate::Leaderboard {
+        self.fit().await;
         let k = self.ranking.remaining();
         self.run_rounds(k).await;
         self.ranking.leaderboard()

@@ -226,29 +226,35 @@ impl Ranking {
     /// # Errors
     /// `EMPTY` without battles, `UNKNOWN_MODEL` for an anchor or baseline not in the data, `INVALID_OPTION`.
     pub fn new(battles: &Battles, options: &RankOptions) -> Result<Self> {
-        Self::build(battles, options, None)
+        Self::build(battles, options, false)
     }
 
-    /// A style-controlled ranking whose point fit was computed elsewhere (the GPU path): `problem` from
-    /// [`style_problem`], and the fitted [θ; β] with the iteration count.
+    /// A style-controlled ranking whose point fit is left to the caller (the GPU path): everything but the fit is
+    /// done; [`Ranking::style_state`] gives the problem, [`Ranking::set_style_fit`] takes the solution.
     ///
     /// # Errors
-    /// As [`Ranking::new`].
-    pub fn with_style_fit(
-        battles: &Battles,
-        options: &RankOptions,
-        problem: StyleProblem,
-        params: Vec<f64>,
-        iterations: usize,
-    ) -> Result<Self> {
-        Self::build(battles, options, Some((problem, params, iterations)))
+    /// As [`Ranking::new`]; `INVALID_OPTION` without style control.
+    pub fn deferred_style(battles: &Battles, options: &RankOptions) -> Result<Self> {
+        if options.style.is_none() || options.method != Method::Bt {
+            return Err(Error::option("style", "a deferred fit needs style control with method bt"));
+        }
+        Self::build(battles, options, true)
     }
 
-    fn build(
-        battles: &Battles,
-        options: &RankOptions,
-        fitted: Option<(StyleProblem, Vec<f64>, usize)>,
-    ) -> Result<Self> {
+    /// Sets the style-control point fit [θ; β] (and recomputes what depends on it: ratings, coefficients, sandwich).
+    pub fn set_style_fit(&mut self, params: Vec<f64>, iterations: usize) {
+        let work = std::mem::replace(&mut self.work, Work::Elo { games: Vec::new() });
+        let Work::Contextual { design, lambda, .. } = work else {
+            self.work = work;
+            return;
+        };
+        let problem = StyleProblem { design: *design, lambda, gtol: 0.0 };
+        let fitted = Contextual::from_fit(&self.models, &self.options, problem, params, iterations);
+        (self.raw, self.iterations, self.variance, self.work) = (fitted.raw, fitted.iterations, fitted.variance, fitted.work);
+        (self.coefficients, self.coefficient_variance) = (fitted.coefficients, fitted.coefficient_variance);
+    }
+
+    fn build(battles: &Battles, options: &RankOptions, defer_style: bool) -> Result<Self> {
         validate(options)?;
         for name in reference_model(&options.identify) {
             if battles.model_id(name).is_none() {
@@ -293,14 +299,13 @@ impl Ranking {
         let mut coefficients = (Vec::new(), None);
         let (raw, ridge, iterations, variance, work) = match options.method {
             Method::Bt if options.style.is_some() => {
-                let (problem, params, iterations) = if let Some(f) = fitted {
-                    f
+                let problem = style_problem_given(battles, options, components.strongly_connected())?;
+                let (params, iterations) = if defer_style {
+                    (vec![0.0; problem.design.n + problem.design.k()], 0)
                 } else {
-                    let p = style_problem_given(battles, options, components.strongly_connected())?;
-                    let (params, iterations) = contextual::fit(&p.design, p.lambda, None, None, p.gtol, 1e-7);
-                    (p, params, iterations)
+                    contextual::fit(&problem.design, problem.lambda, None, None, problem.gtol, 1e-7)
                 };
-                let fitted = Contextual::from_fit(battles, options, problem, params, iterations);
+                let fitted = Contextual::from_fit(battles.models(), options, problem, params, iterations);
                 coefficients = (fitted.coefficients, fitted.coefficient_variance);
                 (fitted.raw, fitted.ridge, fitted.iterations, fitted.variance, fitted.work)
             }
@@ -664,7 +669,7 @@ fn fit_bt(
     let fit = bt::fit(n, pairs, ridge, None, options.tolerance);
     let variance = (options.ci == Ci::Sandwich).then(|| {
         let cov = bt::sandwich(&fit.theta, &rows.rows, rows.unweighted, options.hessian_reg, ridge);
-        rating_variances(&cov, n, battles, options)
+        rating_variances(&cov, n, battles.models(), options)
     });
     let raw = fit.theta.iter().map(|t| t * alpha).collect();
     // Only the bootstrap draws battles.
@@ -681,9 +686,9 @@ fn fit_bt(
 
 /// Rating-scale variances of the first `n` parameters of a natural-scale covariance: of θ_i, or of the contrast
 /// θ_i − θ_ref when an anchor or baseline fixes the scale.
-fn rating_variances(cov: &ndarray::Array2<f64>, n: usize, battles: &Battles, o: &RankOptions) -> Vec<f64> {
+fn rating_variances(cov: &ndarray::Array2<f64>, n: usize, models: &[String], o: &RankOptions) -> Vec<f64> {
     let alpha = o.scale / o.base.ln();
-    let reference = reference_model(&o.identify).next().and_then(|m| battles.model_id(m));
+    let reference = reference_model(&o.identify).next().and_then(|m| models.iter().position(|x| x == m));
     (0..n)
         .map(|i| {
             let v = match reference {
@@ -734,28 +739,10 @@ struct Contextual {
 /// A style-control problem ready to fit: the design, the penalties (λ_θ, λ_β) of the convention (λ_θ = the fallback
 /// ridge when the comparison graph is not strongly connected and the convention has none), and the gradient
 /// tolerance.
-pub struct StyleProblem {
-    pub design: Design,
-    pub lambda: (f64, f64),
-    pub gtol: f64,
-}
-
-/// The style-control problem of `battles` under `options` (for callers that fit it themselves, e.g. on the GPU).
-///
-/// # Errors
-/// `INVALID_OPTION` without style control or covariates; `EMPTY` without battles.
-pub fn style_problem(battles: &Battles, options: &RankOptions) -> Result<StyleProblem> {
-    if options.style.is_none() {
-        return Err(Error::option("style", "no style-control convention given"));
-    }
-    let rows = Rows::new(battles, &options.rows);
-    if rows.total() == 0.0 {
-        return Err(Error::Empty(String::new()));
-    }
-    let index = pair_index(&rows.rows);
-    let mut pairs = Vec::new();
-    pair_totals(&rows.rows, rows.rows.iter().map(|r| r.count), &index, &mut pairs);
-    style_problem_given(battles, options, Components::new(rows.n_models, &pairs).strongly_connected())
+struct StyleProblem {
+    design: Design,
+    lambda: (f64, f64),
+    gtol: f64,
 }
 
 fn style_problem_given(battles: &Battles, o: &RankOptions, connected: bool) -> Result<StyleProblem> {
@@ -770,7 +757,7 @@ fn style_problem_given(battles: &Battles, o: &RankOptions, connected: bool) -> R
 
 impl Contextual {
     fn from_fit(
-        battles: &Battles,
+        models: &[String],
         o: &RankOptions,
         problem: StyleProblem,
         params: Vec<f64>,
@@ -783,7 +770,7 @@ impl Contextual {
         let (mut variance, mut coefficient_variance) = (None, None);
         if o.ci == Ci::Sandwich {
             let cov = contextual::sandwich(&design, &params, convention, lambda, o.hessian_reg);
-            variance = Some(rating_variances(&cov, n, battles, o));
+            variance = Some(rating_variances(&cov, n, models, o));
             coefficient_variance = Some((n..n + k).map(|j| cov[[j, j]].max(0.0)).collect());
         }
         let (mut row_pair, mut pairs) = (Vec::new(), Vec::new());
