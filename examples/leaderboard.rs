@@ -3,6 +3,14 @@
 //! cargo run --release --example leaderboard -- FILE [--format auto|json|jsonl|csv|counts] [--columns A,B,WINNER]
 //!     [--method bt|elo] [--ci none|sandwich|bootstrap] [--rounds N] [--seed S] [--level 0.95]
 //!     [--anchor MODEL=VALUE | --baseline MODEL] [--both-bad tie|exclude] [--ridge L] [--k K] [--skip-invalid] [--json]
+//!     [--style] [--style-convention fastchat|arena-rank] [--device cpu|gpu|auto]
+//!
+//! `--style` reads covariates from JSON/JSONL records (LMArena's style features from `response_a`/`response_b`,
+//! `conversation_a`/`conversation_b` or `conv_metadata`; or given `features_a`/`features_b`, `features`) and fits a
+//! style-controlled Bradley-Terry model (convention default fastchat); the table shows the ratings with and without
+//! style control side by side, and the coefficients. `--device gpu` runs the heavy part (style-control fits, the
+//! bootstrap's resampling) on a wgpu adapter and fails without one; `auto` (the default) uses one when present;
+//! `cpu` never does. The JSON output names the path in `"device"`.
 //!
 //! Bad input: exit code 2 and one line on stderr, `error[CODE] message` (the message names the row and field).
 
@@ -10,7 +18,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use arbiter::rank::rows::RowOptions;
-use arbiter::{Battles, BothBad, Ci, Error, Identify, Method, ParseOptions, RankOptions};
+use arbiter::{Battles, BothBad, Ci, Convention, Error, Identify, Leaderboard, Method, ParseOptions, RankOptions};
 
 fn main() -> ExitCode {
     match run() {
@@ -25,11 +33,19 @@ fn main() -> ExitCode {
     }
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Device {
+    Cpu,
+    Gpu,
+    Auto,
+}
+
 struct Args {
     file: String,
     parse: ParseOptions,
     rank: RankOptions,
     json: bool,
+    device: Device,
 }
 
 fn run() -> Result<String, Error> {
@@ -37,29 +53,60 @@ fn run() -> Result<String, Error> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Error::option("FILE", format!("cannot read `{}`: {e}", args.file)))?;
     let battles = Battles::parse(&text, &args.parse)?;
-    let board = arbiter::rank(&battles, &args.rank)?;
+    let board = rank(&battles, &args.rank, args.device)?;
     if args.json {
         let mut value = serde_json::to_value(&board).map_err(|e| Error::option("json", e.to_string()))?;
         value["skipped"] = serde_json::to_value(battles.skipped()).unwrap_or_default();
         return Ok(value.to_string());
     }
-    Ok(table(&board, battles.skipped().len()))
+    let plain = if args.rank.style.is_some() {
+        Some(arbiter::rank(&battles, &RankOptions { style: None, ci: Ci::None, ..args.rank.clone() })?)
+    } else {
+        None
+    };
+    Ok(table(&board, plain.as_ref(), battles.skipped().len()))
 }
 
-fn table(board: &arbiter::Leaderboard, skipped: usize) -> String {
+/// Ranks on the requested device. `gpu` without an adapter is an error; `auto` falls back to the CPU.
+fn rank(battles: &Battles, options: &RankOptions, device: Device) -> Result<Leaderboard, Error> {
+    if device == Device::Cpu {
+        return arbiter::rank(battles, options);
+    }
+    let gpu = match pollster::block_on(arbiter::gpu::Gpu::new()) {
+        Ok(gpu) => Some(std::rc::Rc::new(gpu)),
+        Err(e) if device == Device::Gpu => return Err(e),
+        Err(_) => None,
+    };
+    let ranking = pollster::block_on(arbiter::gpu::rank::GpuRanking::new(gpu, battles, options))?;
+    Ok(pollster::block_on(ranking.finish()))
+}
+
+fn table(board: &Leaderboard, plain: Option<&Leaderboard>, skipped: usize) -> String {
     let width = board.models.iter().map(|m| m.model.chars().count()).max().unwrap_or(5).max(5);
     let mut out = format!(
-        "{:>4}  {:<width$}  {:>9}  {:>9}  {:>9}  {:>7}\n",
+        "{:>4}  {:<width$}  {:>9}  {:>9}  {:>9}  {:>7}",
         "rank", "model", "rating", "lower", "upper", "battles"
     );
-    for m in &board.models {
-        let mark = if m.identified { "" } else { "  (not identified)" };
-        let _ = writeln!(
+    if plain.is_some() {
+        out.push_str("  no style  moved");
+    }
+    out.push('\n');
+    for (position, m) in board.models.iter().enumerate() {
+        let _ = write!(
             out,
-            "{:>4}  {:<width$}  {:>9.2}  {:>9.2}  {:>9.2}  {:>7}{mark}",
+            "{:>4}  {:<width$}  {:>9.2}  {:>9.2}  {:>9.2}  {:>7}",
             m.rank, m.model, m.rating, m.lower, m.upper, m.battles
         );
+        if let Some(p) = plain.and_then(|p| p.models.iter().position(|o| o.model == m.model).map(|i| (i, &p.models[i]))) {
+            let _ = write!(out, "  {:>8.2}  {:>+5}", p.1.rating, p.0 as i64 - position as i64);
+        }
+        let mark = if m.identified { "" } else { "  (not identified)" };
+        let _ = writeln!(out, "{mark}");
     }
+    for c in &board.coefficients {
+        let _ = writeln!(out, "coefficient {:<22} {:>9.4}  [{:.4}, {:.4}]", c.name, c.value, c.lower, c.upper);
+    }
+    let _ = writeln!(out, "device: {}", board.device);
     for w in &board.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -71,13 +118,29 @@ fn table(board: &arbiter::Leaderboard, skipped: usize) -> String {
 
 fn parse_args(argv: Vec<String>) -> Result<Args, Error> {
     let mut it = argv.into_iter();
-    let mut args =
-        Args { file: String::new(), parse: ParseOptions::default(), rank: RankOptions::default(), json: false };
+    let mut args = Args {
+        file: String::new(),
+        parse: ParseOptions::default(),
+        rank: RankOptions::default(),
+        json: false,
+        device: Device::Auto,
+    };
+    let mut convention = Convention::FastChat;
     let mut rows = RowOptions::default();
     while let Some(flag) = it.next() {
         let mut value = |name: &'static str| it.next().ok_or_else(|| Error::option(name, "needs a value"));
         match flag.as_str() {
             "--json" => args.json = true,
+            "--style" => args.parse.style = true,
+            "--style-convention" => convention = value("--style-convention")?.parse()?,
+            "--device" => {
+                args.device = match value("--device")?.as_str() {
+                    "cpu" => Device::Cpu,
+                    "gpu" => Device::Gpu,
+                    "auto" => Device::Auto,
+                    other => return Err(Error::option("--device", format!("`{other}` is not cpu, gpu or auto"))),
+                }
+            }
             "--skip-invalid" => args.parse.skip_invalid = true,
             "--format" => args.parse.format = value("--format")?.parse()?,
             "--columns" => {
@@ -134,6 +197,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, Error> {
         return Err(Error::option("FILE", "usage: leaderboard FILE [options] (see the source for the list)"));
     }
     args.rank.rows = rows;
+    args.rank.style = args.parse.style.then_some(convention);
     Ok(args)
 }
 

@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'GPU'
   | 'NOT_INITIALIZED'
-  | 'FREED';
+  | 'FREED'
+  | 'BUSY';
 
 /** The errors arbiter throws. */
 export interface ArbiterError extends Error {
@@ -84,6 +85,15 @@ export interface ParseOptions {
   labels?: Labels;
   /** Skip invalid rows and list them in `Battles.skipped` instead of throwing on the first. Default false. */
   skipInvalid?: boolean;
+  /**
+   * Read per-battle covariates for style control (JSON and JSONL only). Per record, the first source present:
+   * `features_a`/`features_b` (objects of name → number per side), LMArena's `conv_metadata` counts,
+   * `conversation_a`/`conversation_b` (message lists; assistant turns count) or `response_a`/`response_b` (strings).
+   * From texts, LMArena's four style features are counted: `sum_assistant_tokens` (OpenAI `cl100k_base` tokens),
+   * `header_count`, `list_count`, `bold_count`; each becomes d = (a − b)/(a + b + 1). A per-battle `features` object
+   * (e.g. property differences) is added as given. Default false.
+   */
+  style?: boolean;
 }
 
 /** A row that `skipInvalid` left out. */
@@ -149,11 +159,21 @@ export interface RankOptions {
   minPairCount?: number;
   /** Also return count, win-rate and predicted-probability matrices. Default false. */
   matrices?: boolean;
+  /**
+   * Style control: fit P(A wins) = σ(θ_A − θ_B + β·z) on the battles' covariates (parse with `style: true`), z-scored
+   * over the fitted battles. `fastchat`: FastChat's L2 0.5 on every parameter with the summed loss (LMArena's
+   * leaderboard); `arena-rank`: arena-rank's L2 1 on the coefficients only with the mean loss. Default: none.
+   */
+  style?: 'fastchat' | 'arena-rank';
 }
 
 /** Options only `rank()` (the asynchronous form) takes. */
 export interface AsyncRankOptions extends RankOptions {
-  /** Compute the predicted-probability matrix on this GPU (`device` then names the adapter). */
+  /**
+   * Run the heavy work on this GPU: style-control fits and their bootstrap (f32 reductions, within 0.01 Elo of the
+   * CPU), the bootstrap's resampling (the CPU's exact draws), the predicted-probability matrix. `null` or a failing
+   * device: the CPU path, which draws the same resamples. `device` in the result says which ran.
+   */
   gpu?: Gpu | null;
   /** Called after each slice of bootstrap rounds. */
   onProgress?: (progress: { done: number; total: number }) => void;
@@ -193,6 +213,16 @@ export interface Matrices {
   predicted: number[][];
 }
 
+/** A covariate's coefficient under style control: log-odds of A winning per standard deviation of the covariate. */
+export interface Coefficient {
+  name: string;
+  value: number;
+  /** Interval bounds at `level` (sandwich or bootstrap; equal to `value` when `ci` is `none`). */
+  lower: number;
+  upper: number;
+  variance: number;
+}
+
 /** A leaderboard: models sorted by rating, best first. */
 export interface Leaderboard {
   method: 'bt' | 'elo';
@@ -210,7 +240,11 @@ export interface Leaderboard {
   models: ModelRating[];
   /** Things to know about the result (e.g. a fallback ridge for data without a finite MLE). */
   warnings: string[];
-  /** Where the work ran: `cpu`, or the GPU adapter. */
+  /** The style-control convention, or `null` without style control. */
+  style: 'fastchat' | 'arena-rank' | null;
+  /** The covariates' coefficients (empty without style control). */
+  coefficients: Coefficient[];
+  /** Where the work ran: `cpu`, `gpu: <adapter>`, or `cpu (<why the GPU was not used>)`. */
   device: string;
   matrices?: Matrices;
 }

@@ -105,7 +105,7 @@ async function predictOnGpu(board, ranking, options) {
     const flat = await gpu.predicted(ranking.ratingScale(), { scale, base });
     const n = board.matrices.models.length;
     board.matrices.predicted = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * n, (i + 1) * n)));
-    board.device = gpu.adapter;
+    if (board.device.startsWith('cpu (nothing')) board.device = `gpu: ${gpu.adapter}`;
   } catch (e) {
     board.warnings.push(`the GPU failed (${e.message}); the CPU result is shown`);
   }
@@ -133,6 +133,9 @@ export class Gpu {
   /** The adapter's name and backend. */
   get adapter() { return this.#live().adapter; }
 
+  /** @internal */
+  get raw() { return this.#live(); }
+
   /** P(i beats j) for ratings (row-major n×n Float32Array), the GPU twin of `matrices.predicted`. */
   async predicted(ratings, { scale = 400, base = 10 } = {}) {
     return this.#live().predicted(Float64Array.from(ratings), scale, base);
@@ -149,6 +152,31 @@ export class Gpu {
   #live() {
     if (!this.#raw) throw arbiterError('FREED', 'this GPU context was freed');
     return this.#raw;
+  }
+}
+
+/**
+ * The GPU path: style-control fits and bootstraps on the device, with the same chunking, progress and cancellation as
+ * the CPU path. Falls back to the CPU inside the module when the device fails; `device` in the result says which.
+ */
+async function rankOnGpu(battles, options) {
+  const { onProgress, signal, gpu } = options;
+  const ranking = gpu.raw.ranking(toBattles(battles), split(options));
+  try {
+    await ranking.fit();
+    if (signal?.aborted) throw arbiterError('CANCELLED', 'cancelled');
+    const total = ranking.remaining;
+    // A GPU round is one dispatch per Newton iteration: a few rounds per slice keep the page responsive.
+    const chunk = Math.max(1, Math.min(64, Math.ceil(total / 50)));
+    while (ranking.remaining > 0) {
+      await ranking.runRounds(chunk);
+      onProgress?.({ done: ranking.done, total });
+      await tick();
+      if (signal?.aborted) throw arbiterError('CANCELLED', 'cancelled');
+    }
+    return await predictOnGpu(finish(ranking, options), ranking, options);
+  } finally {
+    ranking.free();
   }
 }
 
@@ -176,6 +204,7 @@ export async function rank(battles, options = {}) {
   await init();
   const { onProgress, signal, chunkMs = 20 } = options;
   if (signal?.aborted) throw arbiterError('CANCELLED', 'cancelled');
+  if (options.gpu) return rankOnGpu(battles, options);
   const ranking = new RawRanking(toBattles(battles), split(options));
   try {
     const total = ranking.remaining;

@@ -25,7 +25,7 @@ pub(crate) fn js_error(e: &Error) -> JsValue {
     err.into()
 }
 
-fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     value.serialize(&serializer).map_err(|e| js_error(&Error::option("output", e.to_string())))
 }
@@ -33,7 +33,7 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
 /// A parsed set of battles (long-lived: call `free()` when done).
 #[wasm_bindgen(js_name = RawBattles)]
 pub struct JsBattles {
-    inner: Battles,
+    pub(crate) inner: Battles,
 }
 
 #[wasm_bindgen(js_class = RawBattles)]

@@ -56,10 +56,11 @@ struct JsParse {
     columns: Option<Columns>,
     labels: Option<Labels>,
     skip_invalid: Option<bool>,
+    style: Option<bool>,
 }
 
 pub(super) fn parse_options(value: JsValue) -> Result<ParseOptions, JsValue> {
-    check_keys(&value, &["format", "columns", "labels", "skipInvalid"], "parse options")?;
+    check_keys(&value, &["format", "columns", "labels", "skipInvalid", "style"], "parse options")?;
     let js: JsParse = from_js(value, "parse options")?;
     let mut o = ParseOptions::default();
     if let Some(f) = js.format {
@@ -68,6 +69,7 @@ pub(super) fn parse_options(value: JsValue) -> Result<ParseOptions, JsValue> {
     o.columns = js.columns.unwrap_or_default();
     o.labels = js.labels.unwrap_or_default();
     o.skip_invalid = js.skip_invalid.unwrap_or(false);
+    o.style = js.style.unwrap_or(false);
     Ok(o)
 }
 
@@ -91,6 +93,7 @@ struct JsRank {
     both_bad: Option<String>,
     reweighted: Option<bool>,
     min_pair_count: Option<f64>,
+    style: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +122,7 @@ pub(super) fn rank_options(value: JsValue) -> Result<RankOptions, JsValue> {
         "bothBad",
         "reweighted",
         "minPairCount",
+        "style",
     ];
     check_keys(&value, KEYS, "rank options")?;
     let js: JsRank = from_js(value, "rank options")?;
@@ -172,5 +176,6 @@ fn rank_from(js: JsRank) -> crate::Result<RankOptions> {
     o.k = js.k.unwrap_or(o.k);
     o.rows.reweighted = js.reweighted.unwrap_or(false);
     o.rows.min_pair_count = js.min_pair_count.unwrap_or(o.rows.min_pair_count);
+    o.style = js.style.map(|s| s.parse()).transpose()?;
     Ok(o)
 }

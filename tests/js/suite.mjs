@@ -177,7 +177,7 @@ tests.push(['the GPU predicted-probability kernel matches its CPU twin at odd si
       const cpu = arbiter.rankSync(b, { matrices: true });
       const onGpu = await arbiter.rank(b, { matrices: true, gpu });
       b.free();
-      assert(onGpu.device === gpu.adapter && cpu.device === 'cpu', `device ${onGpu.device}`);
+      assert(onGpu.device === `gpu: ${gpu.adapter}` && cpu.device === 'cpu', `device ${onGpu.device}`);
       for (let i = 0; i < n; i += 1) {
         for (let j = 0; j < n; j += 1) {
           close(onGpu.matrices.predicted[i][j], cpu.matrices.predicted[i][j], 2e-6, `n=${n} P[${i}][${j}]`);
@@ -185,6 +185,83 @@ tests.push(['the GPU predicted-probability kernel matches its CPU twin at odd si
       }
     }
   } finally {
+    gpu.free();
+  }
+}]);
+
+/** LLMFAO crowd votes as LMArena JSONL with the compared responses (as scripts/make-style-data.mjs writes it). */
+async function llmfaoStyle(env) {
+  const texts = new Map();
+  for (const line of (await env.load('../shared/data/llmfao/results.jsonl')).split('\n')) {
+    if (!line.trim()) continue;
+    const r = JSON.parse(line);
+    texts.set(`${r.prompt}:${r.model}`, r.result ?? '');
+  }
+  const [, ...rows] = (await env.load(LLMFAO)).trim().split('\n');
+  const winner = { left: 'model_a', right: 'model_b', tie: 'tie' };
+  const lines = rows.map((row) => {
+    const [, prompt, x, y, , w, left, right] = row.split(',');
+    return JSON.stringify({ model_a: left, model_b: right, winner: winner[w],
+      response_a: texts.get(`${prompt}:${x}`), response_b: texts.get(`${prompt}:${y}`) });
+  });
+  return env.arbiter.Battles.parse(lines.join('\n'), { style: true });
+}
+
+tests.push(['style control matches FastChat (1e-4 Elo) and arena-rank, with coefficients to 1e-6', async (env) => {
+  const golden = JSON.parse(await env.load('tests/golden/llmfao-style.json'));
+  const b = await llmfaoStyle(env);
+  for (const [style, name] of [['fastchat', 'fastchat_converged'], ['arena-rank', 'arena_rank']]) {
+    const board = env.arbiter.rankSync(b, { style, ci: 'sandwich' });
+    assert(board.style === style, `style ${board.style}`);
+    const by = byModel(board);
+    for (const [model, rating] of Object.entries(golden[name].ratings)) close(by[model].rating, rating, 1e-4, `${style} ${model}`);
+    board.coefficients.forEach((c, j) => {
+      close(c.value, golden[name].coefficients[j], 1e-6, `${style} ${c.name}`);
+      assert(c.lower < c.value && c.value < c.upper, `${c.name} interval`);
+    });
+  }
+  b.free();
+}]);
+
+tests.push(['style options are checked', async (env) => {
+  await throwsCode(() => env.arbiter.Battles.parse('model_a,model_b,winner\nx,y,tie\n', { style: true }), 'INVALID_OPTION');
+  const b = env.arbiter.Battles.parse('{"model_a":"x","model_b":"y","winner":"tie"}');
+  await throwsCode(() => env.arbiter.rankSync(b, { style: 'lmarena' }), 'INVALID_OPTION');
+  await throwsCode(() => env.arbiter.rankSync(b, { style: 'fastchat' }), 'INVALID_OPTION');
+  b.free();
+  await throwsCode(() => env.arbiter.Battles.parse('{"model_a":"x","model_b":"y","winner":"tie","response_a":"hi"}', { style: true }), 'MISSING_FIELD');
+}]);
+
+tests.push(['style control and bootstraps on the GPU match the CPU (≤ 0.01 Elo; BT bootstrap exactly)', async (env) => {
+  const { arbiter } = env;
+  const gpu = await arbiter.Gpu.request();
+  const expected = globalThis.__arbiterExpectGpu || typeof window !== 'undefined' || typeof WorkerGlobalScope !== 'undefined';
+  if (!gpu) {
+    assert(!expected, 'a WebGPU adapter was expected here');
+    return;
+  }
+  const b = await llmfaoStyle(env);
+  try {
+    const options = { style: 'fastchat', ci: 'bootstrap', rounds: 6, seed: 5 };
+    const cpu = arbiter.rankSync(b, options);
+    let progress = 0;
+    const onGpu = await arbiter.rank(b, { ...options, gpu, onProgress: ({ done }) => { progress = done; } });
+    assert(onGpu.device === `gpu: ${gpu.adapter}`, `device ${onGpu.device}`);
+    assert(progress === 6, `progress ${progress}`);
+    const by = byModel(cpu);
+    for (const m of onGpu.models) {
+      for (const key of ['rating', 'lower', 'upper']) close(m[key], by[m.model][key], 0.01, `${m.model} ${key}`);
+    }
+    onGpu.coefficients.forEach((c, j) => close(c.value, cpu.coefficients[j].value, 1e-4, c.name));
+    const bt = { ci: 'bootstrap', rounds: 20, seed: 1 };
+    const btGpu = await arbiter.rank(b, { ...bt, gpu });
+    const btCpu = arbiter.rankSync(b, bt);
+    assert(JSON.stringify(btGpu.models) === JSON.stringify(btCpu.models), 'BT bootstrap: the same resamples');
+    const controller = new AbortController();
+    controller.abort();
+    await throwsCode(() => arbiter.rank(b, { ...options, gpu, signal: controller.signal }), 'CANCELLED');
+  } finally {
+    b.free();
     gpu.free();
   }
 }]);
