@@ -4,11 +4,14 @@
 // node examples/leaderboard.mjs FILE [--format auto|json|jsonl|csv|counts] [--columns A,B,WINNER]
 //     [--method bt|elo] [--ci none|sandwich|bootstrap] [--rounds N] [--seed S] [--level 0.95]
 //     [--anchor MODEL=VALUE | --baseline MODEL] [--both-bad tie|exclude] [--ridge L] [--k K] [--skip-invalid] [--json]
+//     [--style] [--style-convention fastchat|arena-rank] [--device cpu|gpu|auto]
 //
+// --device gpu needs WebGPU in Node (navigator.gpu; tests/js/webgpu-node.mjs installs Dawn's), auto uses it when
+// present, cpu never does.
 // The same flags and output as `cargo run --example leaderboard`. Bad input: exit code 2 and one line on stderr,
 // `error[CODE] message`.
 import { readFile } from 'node:fs/promises';
-import { init, Battles, rank } from '../pkg/index.js';
+import { init, Battles, Gpu, rank } from '../pkg/index.js';
 
 function usage(message) {
   const err = new Error(message);
@@ -21,6 +24,8 @@ function parseArgs(argv) {
   const options = {};
   let file = null;
   let json = false;
+  let device = 'auto';
+  let convention = 'fastchat';
   const number = (flag, v) => {
     const x = Number(v);
     if (v === undefined || v.trim() === '' || !Number.isFinite(x)) throw usage(`invalid option \`${flag}\`: \`${v}\` is not a valid number`);
@@ -35,6 +40,17 @@ function parseArgs(argv) {
     };
     switch (flag) {
       case '--json': json = true; break;
+      case '--style': parse.style = true; break;
+      case '--style-convention': {
+        convention = value();
+        if (!['fastchat', 'arena-rank'].includes(convention)) throw usage(`invalid option \`styleConvention\`: \`${convention}\` is not one of fastchat, arena-rank`);
+        break;
+      }
+      case '--device': {
+        device = value();
+        if (!['cpu', 'gpu', 'auto'].includes(device)) throw usage(`invalid option \`--device\`: \`${device}\` is not cpu, gpu or auto`);
+        break;
+      }
       case '--skip-invalid': parse.skipInvalid = true; break;
       case '--format': parse.format = value(); break;
       case '--columns': {
@@ -66,20 +82,41 @@ function parseArgs(argv) {
     }
   }
   if (file === null) throw usage('invalid option `FILE`: usage: leaderboard FILE [options] (see the source for the list)');
-  return { file, parse, options, json };
+  if (parse.style) options.style = convention;
+  return { file, parse, options, json, device };
 }
 
-function table(board, skipped) {
+function table(board, plain, skipped) {
   const width = Math.max(5, ...board.models.map((m) => [...m.model].length));
   const num = (x) => x.toFixed(2).padStart(9);
-  const lines = [`${'rank'.padStart(4)}  ${'model'.padEnd(width)}  ${'rating'.padStart(9)}  ${'lower'.padStart(9)}  ${'upper'.padStart(9)}  ${'battles'.padStart(7)}`];
-  for (const m of board.models) {
-    const mark = m.identified ? '' : '  (not identified)';
-    lines.push(`${String(m.rank).padStart(4)}  ${m.model.padEnd(width)}  ${num(m.rating)}  ${num(m.lower)}  ${num(m.upper)}  ${String(m.battles).padStart(7)}${mark}`);
-  }
+  let head = `${'rank'.padStart(4)}  ${'model'.padEnd(width)}  ${'rating'.padStart(9)}  ${'lower'.padStart(9)}  ${'upper'.padStart(9)}  ${'battles'.padStart(7)}`;
+  if (plain) head += '  no style  moved';
+  const lines = [head];
+  board.models.forEach((m, position) => {
+    let line = `${String(m.rank).padStart(4)}  ${m.model.padEnd(width)}  ${num(m.rating)}  ${num(m.lower)}  ${num(m.upper)}  ${String(m.battles).padStart(7)}`;
+    const at = plain ? plain.models.findIndex((o) => o.model === m.model) : -1;
+    if (at >= 0) {
+      const moved = at - position;
+      line += `  ${plain.models[at].rating.toFixed(2).padStart(8)}  ${(moved >= 0 ? `+${moved}` : String(moved)).padStart(5)}`;
+    }
+    lines.push(line + (m.identified ? '' : '  (not identified)'));
+  });
+  for (const c of board.coefficients) lines.push(`coefficient ${c.name.padEnd(22)} ${c.value.toFixed(4).padStart(9)}  [${c.lower.toFixed(4)}, ${c.upper.toFixed(4)}]`);
+  lines.push(`device: ${board.device}`);
   for (const w of board.warnings) lines.push(`warning: ${w}`);
   if (skipped > 0) lines.push(`skipped ${skipped} invalid rows`);
   return lines.join('\n');
+}
+
+async function device(kind) {
+  if (kind === 'cpu') return null;
+  const gpu = await Gpu.request();
+  if (!gpu && kind === 'gpu') {
+    const err = new Error('no adapter: WebGPU is not available in this Node (see tests/js/webgpu-node.mjs)');
+    err.code = 'GPU';
+    throw err;
+  }
+  return gpu;
 }
 
 try {
@@ -92,10 +129,14 @@ try {
     throw usage(`invalid option \`FILE\`: cannot read \`${args.file}\`: ${e.message}`);
   }
   const battles = Battles.parse(bytes, args.parse);
-  const board = await rank(battles, args.options);
+  const gpu = await device(args.device);
+  const board = await rank(battles, { ...args.options, gpu });
+  if (!gpu && args.device !== 'cpu') board.device = 'cpu (no GPU adapter)';
+  const plain = args.options.style && !args.json ? await rank(battles, { ...args.options, style: undefined, ci: 'none' }) : null;
   const skipped = battles.skipped;
   battles.free();
-  console.log(args.json ? JSON.stringify({ ...board, skipped }) : table(board, skipped.length));
+  gpu?.free();
+  console.log(args.json ? JSON.stringify({ ...board, skipped }) : table(board, plain, skipped.length));
 } catch (e) {
   if (!e.code) throw e;
   console.error(`error[${e.code}] ${e.message}`);

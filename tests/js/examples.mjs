@@ -12,18 +12,24 @@ const rust = join(root, 'target/release/examples/leaderboard');
 const node = [join(root, 'examples/leaderboard.mjs')];
 const LLMFAO = join(root, '../shared/data/llmfao/crowd-comparisons.csv');
 
-function both(args) {
+// Node gets WebGPU from Dawn (on SwiftShader) only when asked, as in the Node suite.
+const WEBGPU = { ...process.env, VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json',
+  NODE_OPTIONS: `--import ${join(root, 'tests/js/webgpu-node.mjs')}` };
+
+function both(args, nodeEnv = process.env) {
   const r = spawnSync(rust, args, { encoding: 'utf8' });
-  const n = spawnSync(process.execPath, [...node, ...args], { encoding: 'utf8' });
+  const n = spawnSync(process.execPath, [...node, ...args], { encoding: 'utf8', env: nodeEnv });
   return [r, n];
 }
 
-function closeJson(a, b, path = '') {
+// Numbers agree to `tol` (relative, at least absolute); `device` names each runtime's own adapter, so it is compared
+// by the callers.
+function closeJson(a, b, path = '', tol = 1e-9) {
   if (typeof a === 'number' && typeof b === 'number') {
-    assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a)), `${path}: ${a} vs ${b}`);
+    assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(a)), `${path}: ${a} vs ${b}`);
   } else if (a && typeof a === 'object') {
     assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), path);
-    for (const k of Object.keys(a)) closeJson(a[k], b[k], `${path}.${k}`);
+    for (const k of Object.keys(a)) if (k !== 'device') closeJson(a[k], b[k], `${path}.${k}`, tol);
   } else {
     assert.equal(a, b, path);
   }
@@ -74,4 +80,44 @@ test('LMArena JSONL from LLMFAO gives the same leaderboard as the mapped CSV', (
   const [a] = both([file, '--json', '--ci', 'sandwich']);
   const [c] = both([LLMFAO, '--columns', 'left,right,winner', '--json', '--ci', 'sandwich']);
   closeJson(JSON.parse(a.stdout).models, JSON.parse(c.stdout).models);
+});
+
+const STYLE = join(mkdtempSync(join(tmpdir(), 'arbiter-')), 'llmfao-style.jsonl');
+execFileSync(process.execPath, [join(root, 'scripts/make-style-data.mjs'), STYLE]);
+
+test('examples agree on style control on the CPU, and name the device', () => {
+  for (const convention of ['fastchat', 'arena-rank']) {
+    const [r, n] = both([STYLE, '--style', '--style-convention', convention, '--ci', 'sandwich', '--device', 'cpu', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(n.status, 0, n.stderr);
+    const [a, b] = [JSON.parse(r.stdout), JSON.parse(n.stdout)];
+    assert.equal(a.style, convention);
+    assert.deepEqual(a.coefficients.map((c) => c.name), ['sum_assistant_tokens', 'header_count', 'list_count', 'bold_count']);
+    for (const c of a.coefficients) assert.ok(c.lower < c.value && c.value < c.upper, c.name);
+    assert.equal(a.device, 'cpu');
+    assert.equal(b.device, 'cpu');
+    closeJson(a, b);
+  }
+});
+
+test('examples agree on style control with a bootstrap on the GPU (lavapipe vs Dawn, within 0.01 Elo)', () => {
+  const [r, n] = both([STYLE, '--style', '--ci', 'bootstrap', '--rounds', '5', '--seed', '3', '--device', 'gpu', '--json'], WEBGPU);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(n.status, 0, n.stderr);
+  const [a, b] = [JSON.parse(r.stdout), JSON.parse(n.stdout)];
+  assert.match(a.device, /^gpu: /);
+  assert.match(b.device, /^gpu: /);
+  closeJson(a.models.map(({ rating, lower, upper }) => ({ rating, lower, upper })),
+    b.models.map(({ rating, lower, upper }) => ({ rating, lower, upper })), 'models', 1e-5);
+  closeJson(a.coefficients, b.coefficients, 'coefficients', 1e-3);
+});
+
+test('a bad --device or --style-convention: exit 2 with the same error', () => {
+  for (const flags of [['--device', 'tpu'], ['--style', '--style-convention', 'lmarena']]) {
+    const [r, n] = both([STYLE, ...flags]);
+    assert.equal(r.status, 2);
+    assert.equal(n.status, 2);
+    assert.match(r.stderr, /^error\[INVALID_OPTION\]/);
+    assert.equal(r.stderr, n.stderr);
+  }
 });

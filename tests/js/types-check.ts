@@ -1,6 +1,6 @@
 // Compiled with tsc --strict (never run): the public declarations in pkg/index.d.ts type-check as users write them.
 import { init, Battles, Gpu, rank, rankSync } from '../../pkg/index.js';
-import type { ArbiterError, Leaderboard, ModelRating, RankOptions } from '../../pkg/index.js';
+import type { ArbiterError, Coefficient, Leaderboard, ModelRating, RankOptions } from '../../pkg/index.js';
 
 async function main(): Promise<void> {
   await init();
@@ -13,6 +13,13 @@ async function main(): Promise<void> {
   const gpu: Gpu | null = await Gpu.request();
   const later = await rank(battles, { ci: 'sandwich', gpu, signal: controller.signal, onProgress: ({ done, total }) => void (done / total) });
   const p: number[][] | undefined = later.matrices?.predicted;
+  const styled = Battles.parse('{"model_a":"x","model_b":"y","winner":"tie","response_a":"a","response_b":"b"}', { style: true });
+  const controlled: Leaderboard = await rank(styled, { style: 'arena-rank', ci: 'bootstrap', gpu });
+  const first: Coefficient | undefined = controlled.coefficients[0];
+  const convention: 'fastchat' | 'arena-rank' | null = controlled.style;
+  void first?.lower;
+  void convention;
+  styled.free();
   if (gpu) {
     const flat: Float32Array = await gpu.predicted([1000, 1100], { scale: 400 });
     void flat;
