@@ -108,6 +108,13 @@ export class Battles {
   private constructor();
   /** Parses LMArena JSON or JSONL, CSV with a column mapping, or a counts table, from text or UTF-8 bytes. */
   static parse(data: string | Uint8Array, options?: ParseOptions): Battles;
+  /**
+   * Parses JSONL battles from a stream (`fetch(url).body`, a Node stream, any async iterable of strings or bytes),
+   * line by line as chunks arrive, so a file of millions of battles never sits in memory as one string.
+   */
+  static parseStream(stream: AsyncIterable<string | Uint8Array> | ReadableStream<Uint8Array>, options?: ParseOptions): Promise<Battles>;
+  /** Appends JSONL records (whole lines), read with `options` (pass those of the first parse). All or nothing. */
+  append(text: string, options?: ParseOptions): void;
   /** Number of records. */
   readonly length: number;
   /** Number of battles (the sum of counts). */

@@ -54,6 +54,44 @@ export class Battles {
     throw arbiterError('INVALID_OPTION', 'invalid argument `data`: expected a string or a Uint8Array');
   }
 
+  /**
+   * Parses JSONL battles from a stream of chunks (a `ReadableStream` such as `fetch(url).body`, or any async
+   * iterable of strings or bytes) without holding the whole text: records are parsed as whole lines arrive.
+   */
+  static async parseStream(stream, options = {}) {
+    await init();
+    const decoder = new TextDecoder();
+    let raw = null;
+    let carry = '';
+    const take = (text) => {
+      if (raw === null) raw = RawBattles.parse(text, { ...options, format: 'jsonl' });
+      else raw.append(text, { ...options, format: 'jsonl' });
+    };
+    try {
+      for await (const chunk of stream) {
+        const text = carry + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+        const end = text.lastIndexOf('\n');
+        if (end < 0) {
+          carry = text;
+          continue;
+        }
+        take(text.slice(0, end + 1));
+        carry = text.slice(end + 1);
+      }
+      const rest = carry + decoder.decode();
+      if (rest.trim() !== '' || raw === null) take(rest);
+    } catch (e) {
+      raw?.free();
+      throw e;
+    }
+    return new Battles(raw);
+  }
+
+  /** Appends JSONL records (whole lines) read with `options` (those of the first parse); all or nothing. */
+  append(text, options = {}) {
+    this.#live().append(text, { ...options, format: 'jsonl' });
+  }
+
   get length() { return this.#live().length; }
   get total() { return this.#live().total; }
   get models() { return this.#live().models; }

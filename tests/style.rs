@@ -138,10 +138,10 @@ fn covariate_sources_and_their_errors() {
     let b = parse(given).unwrap();
     assert_eq!(b.covariate_names(), ["len", "correct"]);
     assert_eq!(b.covariates(0).unwrap(), [0.4, -1.5]);
-    // The JSONL writer keeps them, as per-battle `features` (a JSON object: names come back in key order).
+    // The JSONL writer keeps them, in order, as per-battle `features`.
     let again = parse(&b.to_jsonl()).unwrap();
-    assert_eq!(again.covariate_names(), ["correct", "len"]);
-    assert_eq!(again.covariates(0).unwrap(), [-1.5, 0.4]);
+    assert_eq!(again.covariate_names(), ["len", "correct"]);
+    assert_eq!(again.covariates(0).unwrap(), [0.4, -1.5]);
 
     let code = |text: &str| parse(text).unwrap_err().code();
     let err = |text: &str| parse(text).unwrap_err().to_string();
@@ -264,4 +264,27 @@ fn seeded_style_bootstrap_is_reproducible_and_covers_the_estimate() {
         let ratio = (p.upper - p.lower) / (q.upper - q.lower);
         assert!((0.6..1.6).contains(&ratio), "{}: bootstrap/sandwich width {ratio}", p.name);
     }
+}
+
+#[test]
+fn chunked_appends_equal_one_parse_and_fail_atomically() {
+    let text = common::llmfao_style_jsonl();
+    let options = ParseOptions { style: true, ..ParseOptions::default() };
+    let whole = Battles::parse(&text, &options).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut chunked = Battles::parse(&(lines[..1000].join("\n") + "\n"), &options).unwrap();
+    for part in lines[1000..].chunks(2999) {
+        chunked.append(&(part.join("\n") + "\n"), &options).unwrap();
+    }
+    assert_eq!(chunked.len(), whole.len());
+    assert_eq!(chunked.to_jsonl(), whole.to_jsonl());
+    // A bad row in a chunk: its global row number, and nothing of that chunk kept (not even a new model).
+    let bad = "{\"model_a\":\"new model\",\"model_b\":\"GPT 4\",\"winner\":\"model_a\",\"features\":{\"x\":1}}\n{\"model_a\":\"x\"}\n";
+    let before = chunked.to_jsonl();
+    let models = chunked.models().len();
+    let e = chunked.append(bad, &options).unwrap_err();
+    assert_eq!(e.row(), Some(whole.len() + 1), "{e}");
+    assert_eq!(chunked.to_jsonl(), before);
+    assert_eq!(chunked.models().len(), models);
+    assert_eq!(rank(&chunked, &RankOptions::default()).unwrap(), rank(&whole, &RankOptions::default()).unwrap());
 }

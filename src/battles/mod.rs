@@ -70,6 +70,16 @@ pub struct Battles {
     /// Optional per-record covariates (style features, property differences).
     pub(crate) covariates: Option<Covariates>,
     skipped: Vec<Skipped>,
+    /// JSONL lines read so far (row numbers of appended chunks continue from here).
+    pub(crate) lines: usize,
+}
+
+/// The sizes of a [`Battles`] before an append, to roll a failed one back.
+pub(crate) struct Mark {
+    records: usize,
+    models: usize,
+    skipped: usize,
+    had: [bool; 6],
 }
 
 /// Per-record covariates: the names, and the values row-major (record i, covariate j at `i * names.len() + j`).
@@ -92,6 +102,62 @@ impl Battles {
     /// The first invalid row, named by number and field, unless `skip_invalid` is set.
     pub fn parse(text: &str, options: &ParseOptions) -> crate::Result<Self> {
         parse::parse(text, options)
+    }
+
+    /// Appends JSONL records (whole lines, e.g. a chunk of a stream cut after a newline) with the options of the
+    /// first parse. Error rows count from the first chunk. All or nothing: a bad row leaves the battles as they were
+    /// (unless `skip_invalid`).
+    ///
+    /// # Errors
+    /// As [`Battles::parse`]; `INVALID_OPTION` for a format other than JSONL.
+    pub fn append(&mut self, text: &str, options: &ParseOptions) -> crate::Result<()> {
+        parse::append_jsonl(self, text, options)
+    }
+
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            records: self.len(),
+            models: self.models.len(),
+            skipped: self.skipped.len(),
+            had: [
+                self.weight.is_some(),
+                self.id.is_some(),
+                self.judge.is_some(),
+                self.category.is_some(),
+                self.tstamp.is_some(),
+                self.covariates.is_some(),
+            ],
+        }
+    }
+
+    pub(crate) fn rollback(&mut self, m: Mark) {
+        let n = m.records;
+        self.a.truncate(n);
+        self.b.truncate(n);
+        self.outcome.truncate(n);
+        self.count.truncate(n);
+        for name in self.models.drain(m.models..) {
+            self.index.remove(&name);
+        }
+        self.skipped.truncate(m.skipped);
+        fn cut<T>(column: &mut Option<Vec<T>>, had: bool, n: usize) {
+            match column {
+                Some(c) if had => c.truncate(n),
+                _ => *column = None,
+            }
+        }
+        cut(&mut self.weight, m.had[0], n);
+        cut(&mut self.id, m.had[1], n);
+        cut(&mut self.judge, m.had[2], n);
+        cut(&mut self.category, m.had[3], n);
+        cut(&mut self.tstamp, m.had[4], n);
+        match &mut self.covariates {
+            Some(c) if m.had[5] => {
+                let k = c.names.len();
+                c.values.truncate(n * k);
+            }
+            _ => self.covariates = None,
+        }
     }
 
     /// Adds `count` identical battles. Returns the record's index.
@@ -276,14 +342,19 @@ impl Battles {
             if self.weight.is_some() {
                 obj.insert("weight".into(), self.weight(i).into());
             }
+            let mut line = serde_json::Value::Object(obj).to_string();
             if let Some(values) = self.covariates(i) {
-                // Stored values are per-battle covariates (ratios already taken): they round-trip as `features`.
-                let names = self.covariate_names();
-                let f: serde_json::Map<String, serde_json::Value> =
-                    names.iter().zip(values).map(|(n, &v)| (n.clone(), f64::from(v).into())).collect();
-                obj.insert("features".into(), f.into());
+                // Stored values are per-battle covariates (ratios already taken): they round-trip as `features`,
+                // written by hand to keep their order (a serde_json map would sort the names).
+                line.pop();
+                line.push_str(",\"features\":{");
+                for (k, (name, &v)) in self.covariate_names().iter().zip(values).enumerate() {
+                    let sep = if k == 0 { "" } else { "," };
+                    let value = serde_json::Value::from(f64::from(v));
+                    line.push_str(&format!("{sep}{}:{value}", serde_json::Value::from(name.as_str())));
+                }
+                line.push_str("}}");
             }
-            let line = serde_json::Value::Object(obj).to_string();
             for _ in 0..self.count[i] {
                 out.push_str(&line);
                 out.push('\n');

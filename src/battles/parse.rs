@@ -228,7 +228,7 @@ pub(super) fn parse(text: &str, options: &ParseOptions) -> crate::Result<Battles
         },
         f => f,
     };
-    let mut sink = Sink::new(options);
+    let mut sink = Sink::new(options, Battles::new());
     if text.trim().is_empty() {
         return Ok(sink.battles);
     }
@@ -237,10 +237,37 @@ pub(super) fn parse(text: &str, options: &ParseOptions) -> crate::Result<Battles
     }
     match format {
         Format::Json => parse_json(text, &mut sink)?,
-        Format::Jsonl => parse_jsonl(text, &mut sink)?,
+        Format::Jsonl => parse_jsonl(text, 0, &mut sink)?,
         Format::Csv | Format::Counts | Format::Auto => parse_csv(text, format == Format::Counts, &mut sink)?,
     }
+    if format == Format::Jsonl {
+        sink.battles.lines = text.lines().count();
+    }
     Ok(sink.battles)
+}
+
+/// Appends the JSONL records of `text` (whole lines) to `battles`; rows are numbered from the first chunk's first
+/// line. All or nothing: on an error `battles` is left as it was.
+pub(super) fn append_jsonl(battles: &mut Battles, text: &str, options: &ParseOptions) -> crate::Result<()> {
+    if !matches!(options.format, Format::Auto | Format::Jsonl) {
+        return Err(Error::option("format", "appending reads JSONL chunks only"));
+    }
+    let text = if battles.lines == 0 { text.strip_prefix('\u{feff}').unwrap_or(text) } else { text };
+    let mark = battles.mark();
+    let offset = battles.lines;
+    let mut sink = Sink::new(options, std::mem::take(battles));
+    let result = parse_jsonl(text, offset, &mut sink);
+    *battles = sink.battles;
+    match result {
+        Ok(()) => {
+            battles.lines = offset + text.lines().count();
+            Ok(())
+        }
+        Err(e) => {
+            battles.rollback(mark);
+            Err(e)
+        }
+    }
 }
 
 /// Validates raw records and appends them, or records why they were skipped.
@@ -250,8 +277,8 @@ struct Sink<'o> {
 }
 
 impl<'o> Sink<'o> {
-    fn new(options: &'o ParseOptions) -> Self {
-        Self { options, battles: Battles::new() }
+    fn new(options: &'o ParseOptions, battles: Battles) -> Self {
+        Self { options, battles }
     }
 
     /// Handles a per-row failure: fail, or note and skip.
@@ -386,9 +413,9 @@ fn parse_positive(v: &str) -> Option<f64> {
 // ---------------------------------------------------------------------------------------------------------------
 // JSON and JSONL
 
-fn parse_jsonl(text: &str, sink: &mut Sink<'_>) -> crate::Result<()> {
+fn parse_jsonl(text: &str, offset: usize, sink: &mut Sink<'_>) -> crate::Result<()> {
     for (n, line) in text.lines().enumerate() {
-        let row = n + 1;
+        let row = offset + n + 1;
         if line.trim().is_empty() {
             continue;
         }

@@ -58,6 +58,12 @@ impl JsBattles {
         Battles::parse(text, &options).map(|inner| JsBattles { inner }).map_err(|e| js_error(&e))
     }
 
+    /// Appends JSONL records (whole lines) parsed with the same options; all or nothing.
+    pub fn append(&mut self, text: &str, options: JsValue) -> Result<(), JsValue> {
+        let options = options::parse_options(options)?;
+        self.inner.append(text, &options).map_err(|e| js_error(&e))
+    }
+
     /// Number of records.
     #[wasm_bindgen(getter)]
     pub fn length(&self) -> usize {

@@ -265,3 +265,26 @@ tests.push(['style control and bootstraps on the GPU match the CPU (≤ 0.01 Elo
     gpu.free();
   }
 }]);
+
+tests.push(['parseStream reads JSONL chunks cut anywhere, with global row numbers in errors', async (env) => {
+  const { arbiter } = env;
+  const b = await llmfaoStyle(env);
+  const text = b.toJsonl();
+  const bytes = new TextEncoder().encode(text);
+  async function* pieces(size) {
+    for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+  }
+  const streamed = await arbiter.Battles.parseStream(pieces(65_537), { style: true });
+  assert(streamed.length === b.length && streamed.toJsonl() === text, 'same battles');
+  const one = arbiter.rankSync(b, { style: 'fastchat' });
+  const two = arbiter.rankSync(streamed, { style: 'fastchat' });
+  assert(JSON.stringify(one) === JSON.stringify(two), 'same leaderboard');
+  streamed.free();
+  b.free();
+  async function* bad() {
+    yield '{"model_a":"x","model_b":"y","winner":"tie"}\n{"model_a":"x","model_b":"y",';
+    yield '"winner":"tie"}\n{"model_a":"x"}\n';
+  }
+  const e = await throwsCode(() => arbiter.Battles.parseStream(bad()), 'MISSING_FIELD');
+  assert(e.row === 3, `row ${e.row}`);
+}]);
