@@ -43,6 +43,9 @@ export interface ArbiterError extends Error {
  */
 export function init(input?: string | URL | Request | Response | BufferSource | WebAssembly.Module): Promise<void>;
 
+/** Bytes of wasm memory arbiter holds (it grows as needed and is returned only when the page or process ends). */
+export function memoryBytes(): number;
+
 /** Where each field of a record is. Defaults are LMArena's names. */
 export interface Columns {
   /** Side A's model. Default `model_a`. */

@@ -5,6 +5,7 @@ import initWasm, { RawBattles, RawGpu, RawRanking } from './wasm/arbiter.js';
 
 let ready = null;
 let loaded = false;
+let exports = null;
 
 const isNode = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string';
 
@@ -20,12 +21,18 @@ export function init(input) {
         const { readFile } = await import('node:fs/promises');
         source = await readFile(new URL('./wasm/arbiter_bg.wasm', import.meta.url));
       }
-      await initWasm(source === undefined ? undefined : { module_or_path: source });
+      exports = await initWasm(source === undefined ? undefined : { module_or_path: source });
       loaded = true;
     })();
     ready.catch(() => { ready = null; });
   }
   return ready;
+}
+
+/** Bytes of wasm memory arbiter holds (it grows as needed and is not returned to the system until the page ends). */
+export function memoryBytes() {
+  requireInit();
+  return exports.memory.buffer.byteLength;
 }
 
 function arbiterError(code, message) {
