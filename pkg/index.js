@@ -46,6 +46,8 @@ function requireInit() {
   if (!loaded) throw arbiterError('NOT_INITIALIZED', 'call `await init()` before using arbiter');
 }
 
+const PIECE = 4 << 20;
+
 /** A parsed set of battles. Long-lived: call `free()` when done (or use `using`). */
 export class Battles {
   #raw;
@@ -70,9 +72,20 @@ export class Battles {
     const decoder = new TextDecoder();
     let raw = null;
     let carry = '';
-    const take = (text) => {
+    const put = (text) => {
       if (raw === null) raw = RawBattles.parse(text, { ...options, format: 'jsonl' });
       else raw.append(text, { ...options, format: 'jsonl' });
+    };
+    // A chunk's text is copied into wasm memory, which never shrinks: hand it over in pieces of about 4 MB.
+    const take = (text) => {
+      let start = 0;
+      while (text.length - start > PIECE) {
+        const end = text.indexOf('\n', start + PIECE);
+        if (end < 0) break;
+        put(text.slice(start, end + 1));
+        start = end + 1;
+      }
+      put(start === 0 ? text : text.slice(start));
     };
     try {
       for await (const chunk of stream) {

@@ -255,6 +255,7 @@ pub(super) fn append_jsonl(battles: &mut Battles, text: &str, options: &ParseOpt
     let text = if battles.lines == 0 { text.strip_prefix('\u{feff}').unwrap_or(text) } else { text };
     let mark = battles.mark();
     let offset = battles.lines;
+    battles.reserve(text.bytes().filter(|&c| c == b'\n').count() + 1);
     let mut sink = Sink::new(options, std::mem::take(battles));
     let result = parse_jsonl(text, offset, &mut sink);
     *battles = sink.battles;

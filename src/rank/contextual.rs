@@ -14,7 +14,9 @@ use ndarray::Array2;
 
 use super::bt::{sigmoid, softplus};
 use super::rows::RowOptions;
-use crate::battles::{Battles, BothBad, Outcome};
+use std::sync::Arc;
+
+use crate::battles::{Battles, BothBad, Covariates, Outcome};
 use crate::error::{Error, Result};
 use crate::linalg::{cholesky, cholesky_into, cholesky_inverse, cholesky_solve};
 
@@ -66,8 +68,10 @@ pub struct Design {
     pub count: Vec<u32>,
     /// Per-row weight (user weight × arena-rank reweighting), `None` when all are 1.
     pub w: Option<Vec<f64>>,
-    /// Raw covariates, row-major.
-    pub d: Vec<f32>,
+    /// The battles' covariate table (shared with them, not copied), and the record of each design row when some
+    /// records are left out (count 0, excluded both-bad ties).
+    pub d: Arc<Covariates>,
+    pub record: Option<Vec<u32>>,
     /// Mean and standard deviation of each covariate over the fitted battles (a zero deviation is taken as 1).
     pub mean: Vec<f64>,
     pub sd: Vec<f64>,
@@ -83,32 +87,35 @@ impl Design {
     /// # Errors
     /// `INVALID_OPTION` when the battles have no covariates, `MISSING_FIELD` for a record without them.
     pub fn new(battles: &Battles, rows: &RowOptions, standardize: bool) -> Result<Self> {
-        let names = battles.covariate_names().to_vec();
-        if names.is_empty() {
+        let Some(table) = battles.covariate_table().filter(|t| !t.names.is_empty()) else {
             return Err(Error::option("style", "the battles have no covariates (parse them with `style: true`)"));
-        }
-        let k = names.len();
+        };
+        let k = table.names.len();
+        let n = battles.len();
+        let keep = |i: usize| {
+            let (_, _, outcome, count) = battles.record(i);
+            count > 0 && !(outcome == Outcome::BothBad && rows.both_bad == BothBad::Exclude)
+        };
+        let kept = (0..n).filter(|&i| keep(i)).count();
         let mut design = Design {
             n: battles.models().len(),
-            names,
-            a: Vec::new(),
-            b: Vec::new(),
-            y2: Vec::new(),
-            count: Vec::new(),
+            names: table.names.clone(),
+            a: Vec::with_capacity(kept),
+            b: Vec::with_capacity(kept),
+            y2: Vec::with_capacity(kept),
+            count: Vec::with_capacity(kept),
             w: None,
-            d: Vec::new(),
+            record: (kept < n).then(|| Vec::with_capacity(kept)),
+            d: table,
             mean: vec![0.0; k],
             sd: vec![1.0; k],
             battles: 0.0,
         };
-        let mut weights = Vec::new();
-        for i in 0..battles.len() {
+        let weighted = (0..n).any(|i| battles.weight(i) != 1.0);
+        let mut weights = Vec::with_capacity(if weighted || rows.reweighted { kept } else { 0 });
+        for i in (0..n).filter(|&i| keep(i)) {
             let (a, b, outcome, count) = battles.record(i);
-            if count == 0 || (outcome == Outcome::BothBad && rows.both_bad == BothBad::Exclude) {
-                continue;
-            }
-            let z = battles.covariates(i).unwrap_or_default();
-            if z.iter().any(|x| !x.is_finite()) {
+            if battles.covariates(i).unwrap_or_default().iter().any(|x| !x.is_finite()) {
                 return Err(Error::MissingField {
                     at: crate::error::Location { row: i + 1, field: Some("features".into()) },
                 });
@@ -121,8 +128,12 @@ impl Design {
                 Outcome::Tie | Outcome::BothBad => 1,
             });
             design.count.push(count);
-            design.d.extend_from_slice(z);
-            weights.push(battles.weight(i));
+            if let Some(r) = &mut design.record {
+                r.push(i as u32);
+            }
+            if weights.capacity() > 0 {
+                weights.push(battles.weight(i));
+            }
             design.battles += f64::from(count);
         }
         if rows.reweighted {
@@ -157,9 +168,15 @@ impl Design {
         self.w.as_ref().map_or(1.0, |w| w[r])
     }
 
+    /// Raw covariate j of row r.
+    fn raw(&self, r: usize, j: usize) -> f64 {
+        let record = self.record.as_ref().map_or(r, |m| m[r] as usize);
+        f64::from(self.d.values[record * self.k() + j])
+    }
+
     /// Standardised covariate j of row r.
     pub fn z(&self, r: usize, j: usize) -> f64 {
-        (f64::from(self.d[r * self.k() + j]) - self.mean[j]) / self.sd[j]
+        (self.raw(r, j) - self.mean[j]) / self.sd[j]
     }
 
     /// Population mean and deviation over the battles (numpy's `mean` and `std`), as FastChat and arena-rank.
@@ -169,7 +186,7 @@ impl Design {
         for r in 0..self.len() {
             let c = f64::from(self.count[r]);
             for j in 0..k {
-                sum[j] += c * f64::from(self.d[r * k + j]);
+                sum[j] += c * self.raw(r, j);
             }
         }
         for j in 0..k {
@@ -178,7 +195,7 @@ impl Design {
         for r in 0..self.len() {
             let c = f64::from(self.count[r]);
             for j in 0..k {
-                let x = f64::from(self.d[r * k + j]) - self.mean[j];
+                let x = self.raw(r, j) - self.mean[j];
                 sq[j] += c * x * x;
             }
         }
