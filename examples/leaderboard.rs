@@ -97,7 +97,8 @@ fn table(board: &Leaderboard, plain: Option<&Leaderboard>, skipped: usize) -> St
             "{:>4}  {:<width$}  {:>9.2}  {:>9.2}  {:>9.2}  {:>7}",
             m.rank, m.model, m.rating, m.lower, m.upper, m.battles
         );
-        if let Some(p) = plain.and_then(|p| p.models.iter().position(|o| o.model == m.model).map(|i| (i, &p.models[i]))) {
+        if let Some(p) = plain.and_then(|p| p.models.iter().position(|o| o.model == m.model).map(|i| (i, &p.models[i])))
+        {
             let _ = write!(out, "  {:>8.2}  {:>+5}", p.1.rating, p.0 as i64 - position as i64);
         }
         let mark = if m.identified { "" } else { "  (not identified)" };

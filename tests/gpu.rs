@@ -229,8 +229,9 @@ fn a_lost_device_falls_back_to_the_cpu_with_the_same_answer() {
 #[test]
 fn a_device_lost_before_the_style_fit_falls_back_to_the_cpu_fit() {
     let Some(gpu) = gpu() else { return };
-    let battles = Battles::parse(&common::llmfao_style_jsonl(), &ParseOptions { style: true, ..ParseOptions::default() })
-        .unwrap();
+    let battles =
+        Battles::parse(&common::llmfao_style_jsonl(), &ParseOptions { style: true, ..ParseOptions::default() })
+            .unwrap();
     let options = RankOptions { style: Some(Convention::FastChat), ci: Ci::Sandwich, ..RankOptions::default() };
     let mut ranking = GpuRanking::prepare(Some(gpu.clone()), &battles, &options).unwrap();
     gpu.lose();

@@ -342,7 +342,8 @@ impl Battles {
     pub(crate) fn push_covariates(&mut self, names: Vec<String>, values: &[f64]) {
         let n = self.len();
         let c = Arc::make_mut(
-            self.covariates.get_or_insert_with(|| Arc::new(Covariates { values: vec![f32::NAN; n * names.len()], names })),
+            self.covariates
+                .get_or_insert_with(|| Arc::new(Covariates { values: vec![f32::NAN; n * names.len()], names })),
         );
         let k = c.names.len();
         c.values.truncate((n - 1) * k);

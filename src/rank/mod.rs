@@ -250,7 +250,8 @@ impl Ranking {
         };
         let problem = StyleProblem { design: *design, lambda, gtol: 0.0 };
         let fitted = Contextual::from_fit(&self.models, &self.options, problem, params, iterations);
-        (self.raw, self.iterations, self.variance, self.work) = (fitted.raw, fitted.iterations, fitted.variance, fitted.work);
+        (self.raw, self.iterations, self.variance, self.work) =
+            (fitted.raw, fitted.iterations, fitted.variance, fitted.work);
         (self.coefficients, self.coefficient_variance) = (fitted.coefficients, fitted.coefficient_variance);
     }
 

@@ -46,7 +46,8 @@ impl JsGpu {
     /// read now (they may be freed afterwards); `fit()` and `runRounds()` return Promises.
     pub fn ranking(&self, battles: &JsBattles, options: JsValue) -> Result<JsGpuRanking, JsValue> {
         let options = super::options::rank_options(options)?;
-        let inner = GpuRanking::prepare(Some(self.inner.clone()), &battles.inner, &options).map_err(|e| js_error(&e))?;
+        let inner =
+            GpuRanking::prepare(Some(self.inner.clone()), &battles.inner, &options).map_err(|e| js_error(&e))?;
         Ok(JsGpuRanking { inner: Rc::new(RefCell::new(inner)) })
     }
 }
