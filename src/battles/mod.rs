@@ -78,6 +78,7 @@ pub struct Battles {
 }
 
 /// The sizes of a [`Battles`] before an append, to roll a failed one back.
+#[derive(Clone, Copy)]
 pub(crate) struct Mark {
     records: usize,
     models: usize,
@@ -134,6 +135,12 @@ impl Battles {
     }
 
     pub(crate) fn rollback(&mut self, m: Mark) {
+        fn cut<T>(column: &mut Option<Vec<T>>, had: bool, n: usize) {
+            match column {
+                Some(c) if had => c.truncate(n),
+                _ => *column = None,
+            }
+        }
         let n = m.records;
         self.a.truncate(n);
         self.b.truncate(n);
@@ -143,12 +150,6 @@ impl Battles {
             self.index.remove(&name);
         }
         self.skipped.truncate(m.skipped);
-        fn cut<T>(column: &mut Option<Vec<T>>, had: bool, n: usize) {
-            match column {
-                Some(c) if had => c.truncate(n),
-                _ => *column = None,
-            }
-        }
         cut(&mut self.weight, m.had[0], n);
         cut(&mut self.id, m.had[1], n);
         cut(&mut self.judge, m.had[2], n);
