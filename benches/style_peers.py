@@ -2,7 +2,6 @@
 tests/golden/llmfao-style.json (the same features arbiter counts). Prints one JSON object of median seconds.
 Usage: .venv/bin/python benches/style_peers.py [FASTCHAT_SRC_DIR]  (the directory with FastChat's rating_systems.py,
 as for scripts/golden/make_style.py; without it only arena-rank is timed)."""
-import importlib.util
 import json
 import statistics
 import sys
@@ -52,9 +51,8 @@ def arena_rank_fit_sandwich():
 
 out = {"arena_rank_style_fit_sandwich_s": median_time(arena_rank_fit_sandwich, 3)}
 if len(sys.argv) > 1:
-    spec = importlib.util.spec_from_file_location("rating_systems", Path(sys.argv[1]) / "rating_systems.py")
-    rs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rs)
+    sys.path.insert(0, sys.argv[1])  # a plain import, so the bootstrap's worker processes can unpickle its functions
+    import rating_systems as rs
     out["fastchat_style_fit_s"] = median_time(lambda: rs.compute_style_control(df), 5)
     t = time.perf_counter()
     rs.compute_bootstrap_style_control(df, num_round=100, num_cpu=2)
