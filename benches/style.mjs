@@ -38,7 +38,7 @@ if (existsSync(python)) {
   const args = [`${root}benches/style_peers.py`, ...process.argv.slice(2)];
   peers = JSON.parse(execFileSync(python, args, { encoding: 'utf8' }).trim().split('\n').pop());
 }
-const ms = (s) => (s == null ? "" : `${(s * 1000).toFixed(1)} ms`);
+const ms = (s) => (s == null ? '' : `${(s * 1000).toFixed(1)} ms`);
 const rows = [
   ['parse 8,931 records + count style features (cl100k tokens, Markdown)', ours.parse_and_count_s, null, null],
   ['style fit, FastChat convention', ours.fastchat_fit_s, 'FastChat compute_style_control (L-BFGS-B, defaults)', peers?.fastchat_style_fit_s],
