@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 features=${ARBITER_FEATURES:-}
-cargo build -q --release --target wasm32-unknown-unknown --lib ${features:+--features "$features"}
+cargo build -q --release --target wasm32-unknown-unknown --lib ${features:+--features "$features"} \
+  --config profile.release.lto=true --config profile.release.codegen-units=1
 rm -rf pkg/wasm
 wasm-bindgen --target web --out-dir pkg/wasm --out-name arbiter target/wasm32-unknown-unknown/release/arbiter.wasm
 node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
