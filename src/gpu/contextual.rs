@@ -62,9 +62,8 @@ pub struct ContextualGpu {
     multiplicity: wgpu::Buffer,
     /// Sorted position of each design row (the resample map).
     position: Vec<u32>,
-    /// Unit counts: a drawn battle is a row, and the device can draw the replicates itself.
-    unit: bool,
     battles: u32,
+    /// Draws the replicates on the device; `None` when some row stands for several battles (the CPU draws them).
     resampler: Option<Resampler>,
 }
 
@@ -106,6 +105,7 @@ impl ContextualGpu {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        // Unit counts: a drawn battle is a row, so the device can draw the replicates itself.
         let unit = design.count.iter().all(|&c| c == 1);
         let battles = design.battles as u32;
         let mut this = Self {
@@ -119,7 +119,6 @@ impl ContextualGpu {
             pairs: Vec::new(),
             multiplicity,
             position,
-            unit,
             battles,
             resampler: None,
         };
@@ -343,11 +342,6 @@ impl ContextualGpu {
             }
         }
         Ok(self.fit(lambda, start, true, gtol, crate::rank::STYLE_ROUND_STEP_TOL.max(GPU_STEP_TOL)).await?.0)
-    }
-
-    /// True when the device draws the replicates itself.
-    pub fn draws_on_device(&self) -> bool {
-        self.unit
     }
 }
 

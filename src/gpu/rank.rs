@@ -13,7 +13,7 @@ use super::resample::Resampler;
 use super::Gpu;
 use crate::battles::Battles;
 use crate::error::{Error, Result};
-use crate::rank::{contextual, Ci, Method, RankOptions, Ranking};
+use crate::rank::{Ci, Method, RankOptions, Ranking};
 
 enum Path {
     /// BT bootstrap: replicates resampled on the device, fits on the CPU.
@@ -90,13 +90,12 @@ impl GpuRanking {
             return;
         }
         let Path::Style(device) = &self.path else { return };
-        let (design, _, lambda) = self.ranking.style_state().expect("a style ranking");
-        let gtol = self.ranking.options().tolerance * design.battles;
+        let (_, _, lambda) = self.ranking.style_state().expect("a style ranking");
+        let gtol = self.ranking.style_tolerance(false);
         match device.fit(lambda, None, false, gtol, GPU_STEP_TOL).await {
             Ok((params, iterations)) => self.ranking.set_style_fit(params, iterations),
             Err(e) => {
-                let (params, iterations) = contextual::fit(design, lambda, None, None, gtol, 1e-7);
-                self.ranking.set_style_fit(params, iterations);
+                self.ranking.fit_style_on_cpu();
                 self.ranking.set_device(format!("cpu (GPU failed: {e})"));
                 self.path = Path::Cpu;
             }
@@ -128,11 +127,11 @@ impl GpuRanking {
                 }
             }
             Path::Style(device) => {
-                let gtol = self.ranking.options().tolerance.max(1e-10);
+                let gtol = self.ranking.style_tolerance(true);
                 for round in first..first + k {
                     let params = {
                         let (design, warm, lambda) = self.ranking.style_state().expect("a style ranking");
-                        device.round(design, seed, round, warm, lambda, gtol * design.battles).await?
+                        device.round(design, seed, round, warm, lambda, gtol).await?
                     };
                     self.ranking.push_style_round(&params);
                 }

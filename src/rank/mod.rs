@@ -226,7 +226,9 @@ impl Ranking {
     /// # Errors
     /// `EMPTY` without battles, `UNKNOWN_MODEL` for an anchor or baseline not in the data, `INVALID_OPTION`.
     pub fn new(battles: &Battles, options: &RankOptions) -> Result<Self> {
-        Self::build(battles, options, false)
+        let mut ranking = Self::build(battles, options)?;
+        ranking.fit_style_on_cpu();
+        Ok(ranking)
     }
 
     /// A style-controlled ranking whose point fit is left to the caller (the GPU path): everything but the fit is
@@ -238,7 +240,23 @@ impl Ranking {
         if options.style.is_none() || options.method != Method::Bt {
             return Err(Error::option("style", "a deferred fit needs style control with method bt"));
         }
-        Self::build(battles, options, true)
+        Self::build(battles, options)
+    }
+
+    /// Fits the style-control point estimate on the CPU (a no-op without style control).
+    pub fn fit_style_on_cpu(&mut self) {
+        let gtol = self.style_tolerance(false);
+        let Work::Contextual { design, lambda, .. } = &self.work else { return };
+        let (params, iterations) = contextual::fit(design, *lambda, None, None, gtol, 1e-7);
+        self.set_style_fit(params, iterations);
+    }
+
+    /// The gradient tolerance of a style-control fit, max |gradient| ≤ tolerance · N: of the point fit, or of a
+    /// bootstrap refit (at least 1e-10 · N). 0 without style control.
+    pub fn style_tolerance(&self, bootstrap: bool) -> f64 {
+        let Work::Contextual { design, .. } = &self.work else { return 0.0 };
+        let tolerance = if bootstrap { self.options.tolerance.max(1e-10) } else { self.options.tolerance };
+        tolerance * design.battles
     }
 
     /// Sets the style-control point fit [θ; β] (and recomputes what depends on it: ratings, coefficients, sandwich).
@@ -248,14 +266,15 @@ impl Ranking {
             self.work = work;
             return;
         };
-        let problem = StyleProblem { design: *design, lambda, gtol: 0.0 };
-        let fitted = Contextual::from_fit(&self.models, &self.options, problem, params, iterations);
+        let problem = StyleProblem { design: *design, lambda };
+        let fitted = Contextual::from_fit(&self.models, &self.options, problem, Some((params, iterations)));
         (self.raw, self.iterations, self.variance, self.work) =
             (fitted.raw, fitted.iterations, fitted.variance, fitted.work);
         (self.coefficients, self.coefficient_variance) = (fitted.coefficients, fitted.coefficient_variance);
     }
 
-    fn build(battles: &Battles, options: &RankOptions, defer_style: bool) -> Result<Self> {
+    /// Everything but a style-control fit, which [`Ranking::new`] adds and [`Ranking::deferred_style`] leaves.
+    fn build(battles: &Battles, options: &RankOptions) -> Result<Self> {
         validate(options)?;
         for name in reference_model(&options.identify) {
             if battles.model_id(name).is_none() {
@@ -301,12 +320,7 @@ impl Ranking {
         let (raw, ridge, iterations, variance, work) = match options.method {
             Method::Bt if options.style.is_some() => {
                 let problem = style_problem_given(battles, options, components.strongly_connected())?;
-                let (params, iterations) = if defer_style {
-                    (vec![0.0; problem.design.n + problem.design.k()], 0)
-                } else {
-                    contextual::fit(&problem.design, problem.lambda, None, None, problem.gtol, 1e-7)
-                };
-                let fitted = Contextual::from_fit(battles.models(), options, problem, params, iterations);
+                let fitted = Contextual::from_fit(battles.models(), options, problem, None);
                 coefficients = (fitted.coefficients, fitted.coefficient_variance);
                 (fitted.raw, fitted.ridge, fitted.iterations, fitted.variance, fitted.work)
             }
@@ -387,7 +401,8 @@ impl Ranking {
                 s.idx.resize(total as usize, 0);
                 draws.fill_below(total, &mut s.idx);
                 let multiplicity = contextual_multiplicity(design, &s.idx, &mut s.battle_start);
-                let connected = {
+                // Without a penalty on θ a resample must still connect the models; with one it needs not.
+                let connected = lambda.0 > 0.0 || {
                     s.pairs.clear();
                     s.pairs.extend(pairs.iter().map(|&(i, j)| Pair { i, j, n: 0.0, s: 0.0 }));
                     for (r, &c) in multiplicity.iter().enumerate() {
@@ -399,10 +414,10 @@ impl Ranking {
                     }
                     s.reach.get_or_insert_with(|| Reach::new(n, pairs)).strongly_connected(&s.pairs)
                 };
-                let lambda = if lambda.0 == 0.0 && !connected { (FALLBACK_RIDGE, lambda.1) } else { *lambda };
+                let lambda = if connected { *lambda } else { (FALLBACK_RIDGE, lambda.1) };
                 // Warm start from the full-data fit unless the resample needed the fallback ridge (as the GPU path).
-                let start = if connected || self.ridge > 0.0 { Some(params.as_slice()) } else { None };
-                let gtol = self.options.tolerance.max(1e-10) * design.battles;
+                let start = connected.then_some(params.as_slice());
+                let gtol = self.style_tolerance(true);
                 // Refits stop after a step below 1e-5 (the GPU path's resolution, so both paths stop converged): a
                 // resample can leave a model nearly undefeated, where a looser stop leaves errors of 0.01 Elo.
                 let (fit, _) = contextual::fit(design, lambda, start, Some(&multiplicity), gtol, STYLE_ROUND_STEP_TOL);
@@ -737,13 +752,11 @@ struct Contextual {
     work: Work,
 }
 
-/// A style-control problem ready to fit: the design, the penalties (λ_θ, λ_β) of the convention (λ_θ = the fallback
-/// ridge when the comparison graph is not strongly connected and the convention has none), and the gradient
-/// tolerance.
+/// A style-control problem ready to fit: the design and the penalties (λ_θ, λ_β) of the convention (λ_θ = the
+/// fallback ridge when the comparison graph is not strongly connected and the convention has none).
 struct StyleProblem {
     design: Design,
     lambda: (f64, f64),
-    gtol: f64,
 }
 
 fn style_problem_given(battles: &Battles, o: &RankOptions, connected: bool) -> Result<StyleProblem> {
@@ -752,30 +765,27 @@ fn style_problem_given(battles: &Battles, o: &RankOptions, connected: bool) -> R
     if lambda.0 == 0.0 {
         lambda.0 = if o.ridge == 0.0 && !connected { FALLBACK_RIDGE } else { o.ridge };
     }
-    let gtol = o.tolerance * design.battles;
-    Ok(StyleProblem { design, lambda, gtol })
+    Ok(StyleProblem { design, lambda })
 }
 
 impl Contextual {
-    fn from_fit(
-        models: &[String],
-        o: &RankOptions,
-        problem: StyleProblem,
-        params: Vec<f64>,
-        iterations: usize,
-    ) -> Self {
+    /// The ranking's style-control state from the fitted [θ; β] and its iteration count; `None` (a fit still to
+    /// come) gives zeros and skips the sandwich and the bootstrap's pair index, which need the fit.
+    fn from_fit(models: &[String], o: &RankOptions, problem: StyleProblem, fit: Option<(Vec<f64>, usize)>) -> Self {
         let convention = o.style.unwrap_or_default();
-        let StyleProblem { design, lambda, .. } = problem;
+        let StyleProblem { design, lambda } = problem;
         let (n, k) = (design.n, design.k());
+        let fitted = fit.is_some();
+        let (params, iterations) = fit.unwrap_or_else(|| (vec![0.0; n + k], 0));
         let alpha = o.scale / o.base.ln();
         let (mut variance, mut coefficient_variance) = (None, None);
-        if o.ci == Ci::Sandwich {
+        if fitted && o.ci == Ci::Sandwich {
             let cov = contextual::sandwich(&design, &params, convention, lambda, o.hessian_reg);
             variance = Some(rating_variances(&cov, n, models, o));
             coefficient_variance = Some((n..n + k).map(|j| cov[[j, j]].max(0.0)).collect());
         }
         let (mut row_pair, mut pairs) = (Vec::new(), Vec::new());
-        if o.ci == Ci::Bootstrap {
+        if fitted && o.ci == Ci::Bootstrap {
             let mut lookup: rustc_hash::FxHashMap<(u32, u32), u32> = rustc_hash::FxHashMap::default();
             for r in 0..design.len() {
                 let key = (design.a[r].min(design.b[r]), design.a[r].max(design.b[r]));
