@@ -22,6 +22,16 @@ pub fn llmfao_crowd() -> Battles {
     Battles::parse(&read(&shared("llmfao/crowd-comparisons.csv")), &options).expect("LLMFAO parses")
 }
 
+/// Any LLMFAO comparison file (`crowd-comparisons.csv`, `gpt4-crowd-comparisons.csv`, ...): left → model_a,
+/// right → model_b, `worker` → judge (crowd files only), `id` = the item (prompt + pair), in file order.
+pub fn llmfao(file: &str) -> Battles {
+    let mut options = ParseOptions::default();
+    options.columns.model_a = "left".into();
+    options.columns.model_b = "right".into();
+    options.columns.judge = "worker".into();
+    Battles::parse(&read(&shared(&format!("llmfao/{file}"))), &options).expect("LLMFAO parses")
+}
+
 /// The same votes converted to LMArena JSONL text.
 pub fn llmfao_crowd_jsonl() -> String {
     llmfao_crowd().to_jsonl()
