@@ -8,7 +8,9 @@ pub mod contextual;
 pub mod elo;
 pub mod graph;
 pub mod matrix;
+pub mod pl;
 pub mod rows;
+pub mod ties;
 
 use serde::Serialize;
 
