@@ -11,6 +11,7 @@ pub mod matrix;
 pub mod pl;
 pub mod rows;
 pub mod ties;
+pub mod wenglin;
 
 use serde::Serialize;
 
