@@ -8,6 +8,7 @@ pub mod contextual;
 pub mod elo;
 pub mod graph;
 pub mod matrix;
+pub mod nash;
 pub mod pl;
 pub mod rows;
 pub mod ties;
