@@ -6,6 +6,7 @@
 pub mod bt;
 pub mod contextual;
 pub mod elo;
+pub mod gpm;
 pub mod graph;
 pub mod matrix;
 pub mod nash;
