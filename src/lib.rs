@@ -3,6 +3,7 @@
 //! The core (`battles`, `rank`) knows nothing of JS or GPUs. `gpu` is the only module that touches wgpu;
 //! `wasm` the only one that touches wasm-bindgen. Start with [`Battles::parse`] and [`rank::rank`].
 
+pub mod annotators;
 pub mod battles;
 pub mod error;
 #[cfg(feature = "gpu")]
