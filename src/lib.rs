@@ -8,9 +8,11 @@ pub mod battles;
 pub mod error;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod judge;
 mod linalg;
 pub mod rank;
 pub mod rng;
+pub mod sampling;
 pub mod stats;
 
 #[cfg(target_arch = "wasm32")]
