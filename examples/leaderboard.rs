@@ -1,7 +1,7 @@
 //! A leaderboard from a battles file.
 //!
 //! cargo run --release --example leaderboard -- FILE [--format auto|json|jsonl|csv|counts] [--columns A,B,WINNER]
-//!     [--method bt|elo] [--ci none|sandwich|bootstrap] [--rounds N] [--seed S] [--level 0.95]
+//!     [--method bt|elo|davidson|rao-kupper|pl|weng-lin|nash|gpm|mixture|lcpo] [--groups K] [--ci none|sandwich|bootstrap] [--rounds N] [--seed S] [--level 0.95]
 //!     [--anchor MODEL=VALUE | --baseline MODEL] [--both-bad tie|exclude] [--ridge L] [--k K] [--skip-invalid] [--json]
 //!     [--style] [--style-convention fastchat|arena-rank] [--device cpu|gpu|auto]
 //!
@@ -11,6 +11,11 @@
 //! style control side by side, and the coefficients. `--device gpu` runs the heavy part (style-control fits, the
 //! bootstrap's resampling) on a wgpu adapter and fails without one; `auto` (the default) uses one when present;
 //! `cpu` never does. The JSON output names the path in `"device"`.
+//!
+//! The methods beyond Bradley-Terry (`arbiter::methods`) print their own board: models best first with `rating`
+//! (Elo scale; Weng-Lin: μ − 3σ; Nash: win rate against the equilibrium) plus `probability` and `"exploitability"`
+//! for `nash`, `mu`/`sigma` for `weng-lin`, `winRate` for `gpm`, and for `mixture` (`--groups K`, annotators from the
+//! `judge` field: `--columns A,B,WINNER,JUDGE` maps it in a CSV) one leaderboard per group under `"groups"`.
 //!
 //! Bad input: exit code 2 and one line on stderr, `error[CODE] message` (the message names the row and field).
 
@@ -42,6 +47,9 @@ enum Device {
 
 struct Args {
     file: String,
+    /// A method of `arbiter::methods`, with its options.
+    method: Option<String>,
+    method_options: serde_json::Map<String, serde_json::Value>,
     parse: ParseOptions,
     rank: RankOptions,
     json: bool,
@@ -53,6 +61,17 @@ fn run() -> Result<String, Error> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Error::option("FILE", format!("cannot read `{}`: {e}", args.file)))?;
     let battles = Battles::parse(&text, &args.parse)?;
+    if let Some(method) = &args.method {
+        let board = arbiter::methods::run(&battles, method, &serde_json::Value::Object(args.method_options))?;
+        return Ok(if args.json {
+            serde_json::to_value(&board).map_err(|e| Error::option("json", e.to_string()))?.to_string()
+        } else {
+            method_table(&board)
+        });
+    }
+    if !args.method_options.is_empty() {
+        return Err(Error::option("--groups", "applies to --method mixture only"));
+    }
     let board = rank(&battles, &args.rank, args.device)?;
     if args.json {
         let mut value = serde_json::to_value(&board).map_err(|e| Error::option("json", e.to_string()))?;
@@ -117,10 +136,59 @@ fn table(board: &Leaderboard, plain: Option<&Leaderboard>, skipped: usize) -> St
     out.trim_end().to_owned()
 }
 
+/// The table of a method board: rank, model, rating, the method's own column, battles; then groups and facts.
+fn method_table(board: &arbiter::methods::Board) -> String {
+    let width = board.models.iter().map(|m| m.model.chars().count()).max().unwrap_or(5).max(5);
+    let mut out = String::new();
+    let rows = |out: &mut String, models: &[arbiter::methods::Row]| {
+        let _ = writeln!(out, "{:>4}  {:<width$}  {:>9}  {:>11}  {:>7}", "rank", "model", "rating", "", "battles");
+        for (i, m) in models.iter().enumerate() {
+            let extra = match (m.probability, m.mu, m.win_rate) {
+                (Some(p), ..) => format!("p={p:.4}"),
+                (_, Some(mu), _) => format!("mu={mu:.3}"),
+                (.., Some(w)) => format!("win={w:.4}"),
+                _ => String::new(),
+            };
+            let mark = if m.identified { "" } else { "  (not identified)" };
+            let _ = writeln!(
+                out,
+                "{:>4}  {:<width$}  {:>9.2}  {extra:>11}  {:>7}{mark}",
+                i + 1,
+                m.model,
+                m.rating,
+                m.battles
+            );
+        }
+    };
+    rows(&mut out, &board.models);
+    for (g, group) in board.groups.iter().flatten().enumerate() {
+        let _ = writeln!(out, "\ngroup {g}: weight {:.3}, {} annotators", group.weight, group.annotators.len());
+        rows(&mut out, &group.models);
+    }
+    let facts = [
+        ("tie", board.tie),
+        ("exploitability", board.exploitability),
+        ("exploitability of the BT #1", board.bt_top_exploitability),
+        ("eta", board.eta),
+        ("log-likelihood", board.log_likelihood),
+    ];
+    for (name, value) in facts {
+        if let Some(v) = value {
+            let _ = writeln!(out, "{name}: {v:.6}");
+        }
+    }
+    for w in &board.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out.trim_end().to_owned()
+}
+
 fn parse_args(argv: Vec<String>) -> Result<Args, Error> {
     let mut it = argv.into_iter();
     let mut args = Args {
         file: String::new(),
+        method: None,
+        method_options: serde_json::Map::new(),
         parse: ParseOptions::default(),
         rank: RankOptions::default(),
         json: false,
@@ -147,17 +215,27 @@ fn parse_args(argv: Vec<String>) -> Result<Args, Error> {
             "--columns" => {
                 let v = value("--columns")?;
                 let parts: Vec<&str> = v.split(',').collect();
-                let [a, b, w] = parts[..] else {
-                    return Err(Error::option("--columns", "expects A,B,WINNER"));
+                let (&[a, b, w] | &[a, b, w, _]) = &parts[..] else {
+                    return Err(Error::option("--columns", "expects A,B,WINNER[,JUDGE]"));
                 };
                 (args.parse.columns.model_a, args.parse.columns.model_b) = (a.to_owned(), b.to_owned());
                 w.clone_into(&mut args.parse.columns.winner);
+                if let Some(judge) = parts.get(3) {
+                    (*judge).clone_into(&mut args.parse.columns.judge);
+                }
             }
             "--method" => {
                 args.rank.method = match value("--method")?.as_str() {
                     "bt" => Method::Bt,
                     "elo" => Method::Elo,
-                    other => return Err(Error::option("--method", format!("`{other}` is not bt or elo"))),
+                    other if arbiter::methods::METHODS.contains(&other) => {
+                        args.method = Some(other.to_owned());
+                        Method::Bt
+                    }
+                    other => {
+                        let known = arbiter::methods::METHODS.join(", ");
+                        return Err(Error::option("--method", format!("`{other}` is not one of bt, elo, {known}")));
+                    }
                 }
             }
             "--ci" => {
@@ -169,6 +247,10 @@ fn parse_args(argv: Vec<String>) -> Result<Args, Error> {
                         return Err(Error::option("--ci", format!("`{other}` is not none, sandwich or bootstrap")))
                     }
                 }
+            }
+            "--groups" => {
+                let k: u32 = number(&value("--groups")?, "--groups")?;
+                args.method_options.insert("groups".into(), k.into());
             }
             "--rounds" => args.rank.rounds = number(&value("--rounds")?, "--rounds")?,
             "--seed" => args.rank.seed = number(&value("--seed")?, "--seed")?,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod gpu;
 pub mod judge;
 mod linalg;
+pub mod methods;
 pub mod rank;
 pub mod rng;
 pub mod sampling;
