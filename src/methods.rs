@@ -14,6 +14,7 @@ use crate::battles::Battles;
 use crate::error::{Error, Result};
 use crate::rank::rows::{RowOptions, Rows, Tally};
 use crate::rank::{gpm, nash, pl, ties, wenglin};
+use crate::sampling;
 
 /// The methods [`run`] knows, as named in options and on the command line.
 pub const METHODS: &[&str] = &["davidson", "rao-kupper", "pl", "weng-lin", "nash", "gpm", "mixture", "lcpo"];
@@ -418,4 +419,362 @@ impl Options {
             Some(key) => Err(Error::option("options", format!("unknown option `{key}` for method {method}"))),
         }
     }
+}
+
+/// Plackett-Luce on observations given by model name: each is a ranking (names best first) or a top-1 choice
+/// `{"chosen": name, "among": [the other names offered]}`. Models are numbered in order of first appearance.
+///
+/// # Errors
+/// `INVALID_OPTION` for an observation of another shape (named by index), unknown option keys; PL's own errors
+/// (duplicates, fewer than two items, `EMPTY`).
+pub fn plackett_luce(observations: &Value, options: &Value) -> Result<Board> {
+    let mut o = Options::new(options)?;
+    let pl_options = pl::PlOptions { alpha: o.f64("alpha", 0.0)?, ..pl::PlOptions::default() };
+    let (points, base, init) = (o.f64("scale", 400.0)?, o.f64("base", 10.0)?, o.f64("init", 1000.0)?);
+    o.finish("pl")?;
+    if points <= 0.0 || base <= 1.0 {
+        return Err(Error::option("scale", "scale must be positive and base above 1"));
+    }
+    let Value::Array(list) = observations else {
+        return Err(Error::option("observations", "expected an array of rankings or choices"));
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut id = |name: &str| {
+        if let Some(i) = names.iter().position(|n| n == name) {
+            return i;
+        }
+        names.push(name.to_owned());
+        names.len() - 1
+    };
+    let mut parsed = Vec::with_capacity(list.len());
+    let mut seen: Vec<(usize, usize)> = Vec::new(); // (model, first place) per appearance
+    for (k, v) in list.iter().enumerate() {
+        let bad =
+            || Error::option("observations", format!("observation {k} is not a list of names or {{chosen, among}}"));
+        let strings = |v: &Value| -> Option<Vec<String>> {
+            v.as_array()?.iter().map(|s| s.as_str().map(str::to_owned)).collect()
+        };
+        let observation = if let Some(ranking) = strings(v) {
+            let ids: Vec<usize> = ranking.iter().map(|s| id(s)).collect();
+            seen.extend(ids.iter().enumerate().map(|(place, &m)| (m, usize::from(place == 0))));
+            pl::Observation::Ranking(ids)
+        } else {
+            let chosen = v.get("chosen").and_then(Value::as_str).ok_or_else(bad)?;
+            let among = v.get("among").and_then(strings).ok_or_else(bad)?;
+            let chosen = id(chosen);
+            let among: Vec<usize> = among.iter().map(|s| id(s)).collect();
+            seen.push((chosen, 1));
+            seen.extend(among.iter().map(|&m| (m, 0)));
+            pl::Observation::Choice { chosen, among }
+        };
+        parsed.push(observation);
+    }
+    let fit = pl::fit(names.len(), &parsed, &pl_options)?;
+    let scale = Scale { per_nat: points / base.ln(), init };
+    let rating = scale.ratings(&fit.theta);
+    let mut rows: Vec<Row> = names
+        .iter()
+        .enumerate()
+        .map(|(m, name)| Row {
+            model: name.clone(),
+            rating: rating[m],
+            identified: fit.identified[m],
+            battles: seen.iter().filter(|s| s.0 == m).count() as u64,
+            wins: seen.iter().filter(|s| s.0 == m && s.1 == 1).count() as u64,
+            ..Row::default()
+        })
+        .collect();
+    sort(&mut rows, |r| r.rating);
+    let mut board = Board { method: "pl".into(), battles: parsed.len() as u64, models: rows, ..Board::default() };
+    board.log_likelihood = Some(fit.log_likelihood);
+    board.iterations = Some(fit.iterations);
+    if fit.alpha > pl_options.alpha {
+        board.warnings.push(not_connected(fit.alpha));
+    }
+    Ok(board)
+}
+
+/// An annotator's accuracy under Dawid-Skene: the prior-weighted mean of its confusion matrix's diagonal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnotatorAccuracy {
+    pub judge: String,
+    pub accuracy: f64,
+    pub votes: u64,
+}
+
+/// One item's consensus under Dawid-Skene.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemLabel {
+    pub id: String,
+    pub model_a: String,
+    pub model_b: String,
+    /// The most probable true label: `model_a`, `model_b` or `tie`.
+    pub label: &'static str,
+    /// P(A better), P(B better), P(tie).
+    pub posterior: Vec<f64>,
+    pub votes: u64,
+}
+
+/// Dawid-Skene on battles judged several times.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Consensus {
+    /// Class priors: A, B, tie.
+    pub priors: Vec<f64>,
+    pub annotators: Vec<AnnotatorAccuracy>,
+    pub items: Vec<ItemLabel>,
+    pub iterations: usize,
+    pub log_likelihood: f64,
+}
+
+/// Dawid-Skene over the battles' items (`id` and pair; sides aligned) and annotators (`judge`).
+///
+/// # Errors
+/// As [`crate::annotators::dawid_skene::from_battles`] and `fit`.
+pub fn dawid_skene(battles: &Battles) -> Result<Consensus> {
+    use crate::annotators::dawid_skene;
+    let (items, judges, keys) = dawid_skene::from_battles(battles)?;
+    let fit = dawid_skene::fit(&items, judges.len(), 3, &dawid_skene::DawidSkeneOptions::default())?;
+    let accuracies = fit.accuracies();
+    let mut votes = vec![0u64; judges.len()];
+    for &(k, _) in items.iter().flatten() {
+        votes[k] += 1;
+    }
+    let models = battles.models();
+    let labels = fit.labels();
+    Ok(Consensus {
+        priors: fit.priors.clone(),
+        annotators: judges
+            .into_iter()
+            .zip(accuracies)
+            .zip(votes)
+            .map(|((judge, accuracy), votes)| AnnotatorAccuracy { judge, accuracy, votes })
+            .collect(),
+        items: keys
+            .into_iter()
+            .zip(&fit.posteriors)
+            .zip(labels)
+            .zip(&items)
+            .map(|(((key, posterior), label), votes)| ItemLabel {
+                id: key.id,
+                model_a: models[key.model_a].clone(),
+                model_b: models[key.model_b].clone(),
+                label: ["model_a", "model_b", "tie"][label.min(2)],
+                posterior: posterior.clone(),
+                votes: votes.len() as u64,
+            })
+            .collect(),
+        iterations: fit.iterations,
+        log_likelihood: fit.log_likelihood,
+    })
+}
+
+/// One item's preference strength across its votes (Secrets of RLHF II).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrengthRow {
+    pub id: String,
+    pub model_a: String,
+    pub model_b: String,
+    /// Mean vote: +1 all for A, −1 all for B, ties 0.
+    pub mean: f64,
+    /// Population standard deviation of the votes: the judges' disagreement.
+    pub spread: f64,
+    pub votes: u64,
+}
+
+/// Preference strength of every item (`id` and pair, sides aligned to the first vote).
+///
+/// # Errors
+/// As [`crate::annotators::strength::from_battles`].
+pub fn strength(battles: &Battles) -> Result<Vec<StrengthRow>> {
+    let models = battles.models();
+    Ok(crate::annotators::strength::from_battles(battles)?
+        .into_iter()
+        .map(|s| StrengthRow {
+            id: s.id,
+            model_a: models[s.model_a].clone(),
+            model_b: models[s.model_b].clone(),
+            mean: s.mean,
+            spread: s.spread,
+            votes: s.votes,
+        })
+        .collect())
+}
+
+/// The strategy named in `options` (`strategy`: uniform, weighted, buckets, fastchat, information-gain; default
+/// uniform) with its keys, models given by name: `weights` [[a, b, w], ...] (weighted); `sizes` {model: billions},
+/// `big` (100), `small` (60), `mode` big-vs-small | small (buckets); `modelWeights` {model: w}, `boost`, `outage`,
+/// `anonymous` [models], `targets` {model: [models]} (fastchat).
+fn strategy(models: &[String], o: &mut Options) -> Result<sampling::Strategy> {
+    let index = |name: &Value, option: &'static str| -> Result<usize> {
+        let name = name.as_str().ok_or_else(|| Error::option(option, format!("`{name}` is not a model name")))?;
+        models.iter().position(|m| m == name).ok_or_else(|| Error::UnknownModel { model: name.to_owned(), option })
+    };
+    let names = |o: &mut Options, option: &'static str| -> Result<Vec<usize>> {
+        match o.take(option) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(list)) => list.iter().map(|v| index(v, option)).collect(),
+            Some(v) => Err(Error::option(option, format!("`{v}` is not a list of model names"))),
+        }
+    };
+    let per_model = |o: &mut Options, option: &'static str| -> Result<Vec<(usize, Value)>> {
+        match o.take(option) {
+            None => Ok(Vec::new()),
+            Some(Value::Object(map)) => {
+                map.into_iter().map(|(k, v)| Ok((index(&Value::String(k), option)?, v))).collect()
+            }
+            Some(v) => Err(Error::option(option, format!("`{v}` is not an object keyed by model name"))),
+        }
+    };
+    let number = |v: &Value, option: &'static str| {
+        v.as_f64().ok_or_else(|| Error::option(option, format!("`{v}` is not a number")))
+    };
+    Ok(match o.str("strategy")?.as_deref() {
+        None | Some("uniform") => sampling::Strategy::Uniform,
+        Some("information-gain") => sampling::Strategy::InformationGain,
+        Some("weighted") => {
+            let list = match o.take("weights") {
+                None => Vec::new(),
+                Some(Value::Array(list)) => list,
+                Some(v) => return Err(Error::option("weights", format!("`{v}` is not a list of [a, b, weight]"))),
+            };
+            let weights = list
+                .iter()
+                .map(|t| match t.as_array().map(Vec::as_slice) {
+                    Some([a, b, w]) => Ok((index(a, "weights")?, index(b, "weights")?, number(w, "weights")?)),
+                    _ => Err(Error::option("weights", format!("`{t}` is not [a, b, weight]"))),
+                })
+                .collect::<Result<_>>()?;
+            sampling::Strategy::Weighted { weights }
+        }
+        Some("buckets") => {
+            let mut sizes = vec![f64::NAN; models.len()];
+            for (m, v) in per_model(o, "sizes")? {
+                sizes[m] = number(&v, "sizes")?;
+            }
+            if let Some(m) = sizes.iter().position(|s| s.is_nan()) {
+                return Err(Error::option("sizes", format!("no size for model `{}`", models[m])));
+            }
+            let mode = match o.str("mode")?.as_deref() {
+                None | Some("big-vs-small") => sampling::BucketMode::BigVsSmall,
+                Some("small") => sampling::BucketMode::Small,
+                Some(other) => return Err(Error::option("mode", format!("`{other}` is not big-vs-small or small"))),
+            };
+            sampling::Strategy::Buckets { sizes, big: o.f64("big", 100.0)?, small: o.f64("small", 60.0)?, mode }
+        }
+        Some("fastchat") => {
+            let mut weights = vec![1.0; models.len()];
+            for (m, v) in per_model(o, "modelWeights")? {
+                weights[m] = number(&v, "modelWeights")?;
+            }
+            let targets = per_model(o, "targets")?
+                .into_iter()
+                .map(|(m, v)| match v {
+                    Value::Array(list) => Ok((m, list.iter().map(|t| index(t, "targets")).collect::<Result<_>>()?)),
+                    v => Err(Error::option("targets", format!("`{v}` is not a list of model names"))),
+                })
+                .collect::<Result<_>>()?;
+            sampling::Strategy::FastChat {
+                weights,
+                boost: names(o, "boost")?,
+                outage: names(o, "outage")?,
+                anonymous: names(o, "anonymous")?,
+                targets,
+            }
+        }
+        Some(other) => {
+            let known = "uniform, weighted, buckets, fastchat, information-gain";
+            return Err(Error::option("strategy", format!("`{other}` is not one of {known}")));
+        }
+    })
+}
+
+/// A pair sampler for an arena client over named models. The information-gain strategy keeps a Bradley-Terry
+/// Laplace posterior of the votes reported with [`ArenaSampler::observe`] (refitted every
+/// [`sampling::REFIT_EVERY`] votes).
+#[derive(Clone, Debug)]
+pub struct ArenaSampler {
+    sampler: sampling::PairSampler,
+    posterior: Option<sampling::Posterior>,
+    since_refit: usize,
+}
+
+impl ArenaSampler {
+    /// A sampler over `models` with `{strategy, seed, ...}` (see the strategy keys above).
+    ///
+    /// # Errors
+    /// `INVALID_OPTION` for unknown keys or bad values, `UNKNOWN_MODEL` for a name not in `models`, and the
+    /// strategy's own checks.
+    pub fn new(models: &[String], options: &Value) -> Result<Self> {
+        let mut o = Options::new(options)?;
+        let seed = o.usize("seed", 0)? as u64;
+        let strategy = strategy(models, &mut o)?;
+        o.finish("a pair sampler")?;
+        let posterior = if strategy == sampling::Strategy::InformationGain {
+            Some(sampling::Posterior::new(models.len(), sampling::PRIOR_SD)?)
+        } else {
+            None
+        };
+        Ok(Self { sampler: sampling::PairSampler::new(models.len(), strategy, seed)?, posterior, since_refit: 0 })
+    }
+
+    /// The next pair (model indices, sides already swapped at random).
+    ///
+    /// # Errors
+    /// The sampler's (none for a validated strategy).
+    pub fn next_pair(&mut self) -> Result<(usize, usize)> {
+        self.sampler.next(self.posterior.as_ref())
+    }
+
+    /// Reports a vote: `score` is a's result (1 win, ½ tie, 0 loss). Only the information-gain strategy uses it.
+    ///
+    /// # Errors
+    /// `INVALID_OPTION` for an index out of range, a = b or a score outside [0, 1].
+    pub fn observe(&mut self, a: usize, b: usize, score: f64) -> Result<()> {
+        let n = self.sampler.models();
+        if a >= n || b >= n || a == b || !(0.0..=1.0).contains(&score) {
+            return Err(Error::option(
+                "observe",
+                format!("needs two different models below {n} and a score in [0, 1]"),
+            ));
+        }
+        if let Some(p) = &mut self.posterior {
+            p.observe(a, b, score)?;
+            self.since_refit += 1;
+            if self.since_refit >= sampling::REFIT_EVERY {
+                p.refit();
+                self.since_refit = 0;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Simulates an arena with known ratings (`ratings`: {model: Elo}) and a strategy, until the mean 95% interval
+/// width is at most `targetWidth` Elo points (default 100) or `maxVotes` (default 100000) votes. See
+/// [`sampling::simulate`].
+///
+/// # Errors
+/// As [`ArenaSampler::new`]; `INVALID_OPTION` for missing or non-finite ratings.
+pub fn simulate(options: &Value) -> Result<sampling::Simulation> {
+    let mut o = Options::new(options)?;
+    let Some(Value::Object(ratings)) = o.take("ratings") else {
+        return Err(Error::option("ratings", "expected an object {model: Elo rating}"));
+    };
+    let models: Vec<String> = ratings.keys().cloned().collect();
+    let elo: Vec<f64> = ratings
+        .iter()
+        .map(|(m, v)| v.as_f64().ok_or_else(|| Error::option("ratings", format!("`{m}` has no numeric rating"))))
+        .collect::<Result<_>>()?;
+    let per_nat = 400.0 / std::f64::consts::LN_10;
+    let theta: Vec<f64> = elo.iter().map(|r| r / per_nat).collect();
+    let target = o.f64("targetWidth", 100.0)?;
+    let max_votes = o.usize("maxVotes", 100_000)?;
+    let seed = o.usize("seed", 0)? as u64;
+    let strategy = strategy(&models, &mut o)?;
+    o.finish("a simulation")?;
+    sampling::simulate(&theta, strategy, target, max_votes, seed)
 }
