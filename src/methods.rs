@@ -778,3 +778,49 @@ pub fn simulate(options: &Value) -> Result<sampling::Simulation> {
     o.finish("a simulation")?;
     sampling::simulate(&theta, strategy, target, max_votes, seed)
 }
+
+/// One Weng-Lin match from JSON: `teams` [[{mu, sigma}, ...], ...] and `{ranks, scores, weights}` plus the model's
+/// options (`model`, `mu`, `sigma`, `beta`, `kappa`, `tau`, `margin`, `limitSigma`, `balance`, `windowSize`,
+/// `epsilon`, `weightBounds`). Returns the updated teams.
+///
+/// # Errors
+/// `INVALID_OPTION` for unknown keys or values of the wrong shape; Weng-Lin's own checks.
+pub fn weng_lin_match(teams: &Value, options: &Value) -> Result<Vec<Vec<wenglin::Rating>>> {
+    const MODEL_KEYS: &[&str] = &[
+        "model",
+        "mu",
+        "sigma",
+        "beta",
+        "kappa",
+        "tau",
+        "margin",
+        "limitSigma",
+        "balance",
+        "windowSize",
+        "epsilon",
+        "weightBounds",
+    ];
+    let teams: Vec<Vec<wenglin::Rating>> = serde_json::from_value(teams.clone())
+        .map_err(|e| Error::option("teams", format!("expected arrays of {{mu, sigma}}: {e}")))?;
+    let mut o = Options::new(options)?;
+    let list = |o: &mut Options, key: &'static str| -> Result<Option<Vec<f64>>> {
+        o.take(key)
+            .map(|v| serde_json::from_value(v).map_err(|_| Error::option(key, "expected a list of numbers")))
+            .transpose()
+    };
+    let ranks = list(&mut o, "ranks")?;
+    let scores = list(&mut o, "scores")?;
+    let weights: Option<Vec<Vec<f64>>> = o
+        .take("weights")
+        .map(|v| {
+            serde_json::from_value(v).map_err(|_| Error::option("weights", "expected one list of numbers per team"))
+        })
+        .transpose()?;
+    if let Some(key) = o.map.keys().find(|k| !MODEL_KEYS.contains(&k.as_str())) {
+        return Err(Error::option("options", format!("unknown option `{key}` for a Weng-Lin match")));
+    }
+    let model: wenglin::WengLinOptions =
+        serde_json::from_value(Value::Object(o.map)).map_err(|e| Error::option("options", e.to_string()))?;
+    model.validate()?;
+    wenglin::rate(&teams, ranks.as_deref(), scores.as_deref(), weights.as_deref(), &model)
+}

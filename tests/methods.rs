@@ -179,3 +179,20 @@ fn simulation_by_name() {
     assert!(sim.reached && sim.votes > 0);
     assert_eq!(methods::simulate(&json!({"ratings": [1, 2]})).unwrap_err().code(), "INVALID_OPTION");
 }
+
+#[test]
+fn weng_lin_match_from_json_is_openskills_worked_example() {
+    // openskill 6.2.0: PlackettLuce().rate([[r], [r]]) for default ratings (tests/openskill.rs has the source line).
+    let r = json!({"mu": 25.0, "sigma": 25.0 / 3.0});
+    let got = methods::weng_lin_match(&json!([[r], [r]]), &Value::Null).unwrap();
+    assert!((got[0][0].mu - 27.635_389_493_140_497).abs() < 1e-12);
+    assert!((got[1][0].sigma - 8.065_901_413_543_68).abs() < 1e-12);
+    // The ranks put team 2 first.
+    let flipped = methods::weng_lin_match(&json!([[r], [r]]), &json!({"ranks": [2, 1]})).unwrap();
+    assert!((flipped[1][0].mu - 27.635_389_493_140_497).abs() < 1e-12);
+    let err = |t: Value, o: Value| methods::weng_lin_match(&t, &o).unwrap_err().code();
+    assert_eq!(err(json!([[r], [r]]), json!({"rank": [1, 2]})), "INVALID_OPTION");
+    assert_eq!(err(json!([[r], [r]]), json!({"model": "elo"})), "INVALID_OPTION");
+    assert_eq!(err(json!([[{"mu": 1}]]), Value::Null), "INVALID_OPTION");
+    assert_eq!(err(json!([[r]]), Value::Null), "INVALID_OPTION");
+}

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "gpu")]
 mod gpu;
+mod methods;
 mod options;
 
 use wasm_bindgen::prelude::*;
