@@ -277,3 +277,216 @@ export class Gpu {
   free(): void;
   [Symbol.dispose](): void;
 }
+
+// ---- Beyond Bradley-Terry (synchronous, CPU; each runs in milliseconds on an arena's data)
+
+/** Options every method board accepts: the rating scale, `init + scale / ln(base) · θ` (defaults 400, 10, 1000). */
+export interface ScaleOptions {
+  scale?: number;
+  base?: number;
+  init?: number;
+}
+
+/** One model's row of a method board, best first. */
+export interface MethodRow {
+  model: string;
+  /** Elo-scale rating (Weng-Lin: μ − 3σ; Nash: the win rate against the equilibrium lottery). */
+  rating: number;
+  /** Nash: the model's mass in the equilibrium lottery. */
+  probability?: number;
+  /** Weng-Lin: skill mean and uncertainty. */
+  mu?: number;
+  sigma?: number;
+  /** GPM: mean predicted win rate against every other model. */
+  winRate?: number;
+  /** GPM: the model's embedding (length 2k). */
+  embedding?: number[];
+  /** False where the data cannot pin the rating. */
+  identified: boolean;
+  battles: number;
+  wins: number;
+  losses: number;
+  ties: number;
+}
+
+/** A method's leaderboard. Fields a method does not produce are absent. */
+export interface MethodBoard {
+  method: 'davidson' | 'rao-kupper' | 'pl' | 'weng-lin' | 'nash' | 'gpm' | 'mixture' | 'lcpo';
+  battles: number;
+  models: MethodRow[];
+  /** Davidson's ν or Rao-Kupper's θ. */
+  tie?: number;
+  logLikelihood?: number;
+  iterations?: number;
+  /** Nash: exploitability of the lottery (0 at the equilibrium), margin convention, uniqueness certificate. */
+  exploitability?: number;
+  margins?: 'nlhf' | 'fishburn';
+  unique?: boolean;
+  /** Nash: exploitability of playing the Bradley-Terry #1 alone. */
+  btTopExploitability?: number;
+  /** GPM: half the embedding dimension. */
+  k?: number;
+  /** Plackett-Luce on battles: tied battles left out. */
+  dropped?: number;
+  /** Mixture: one leaderboard per annotator group. */
+  groups?: { weight: number; annotators: string[]; battles: number; models: MethodRow[] }[];
+  /** LCPO: per-annotator correctness η and the battle-weighted mean. */
+  annotators?: { judge: string; eta: number; battles: number }[];
+  eta?: number;
+  warnings: string[];
+}
+
+/** Davidson's tie model (ties carry information): ratings and ν (`tie`). */
+export function davidson(battles: Battles, options?: ScaleOptions & { ridge?: number }): MethodBoard;
+/** Rao-Kupper's tie model: ratings and θ ≥ 1 (`tie`). */
+export function raoKupper(battles: Battles, options?: ScaleOptions & { ridge?: number }): MethodBoard;
+
+/** A top-1 choice: `chosen` picked among itself and `among`. */
+export interface Choice {
+  chosen: string;
+  among: string[];
+}
+/** Plackett-Luce (Hunter's MM) on battles (ties dropped) or on rankings (names, best first) and top-1 choices. */
+export function plackettLuce(input: Battles | (string[] | Choice)[], options?: ScaleOptions & { alpha?: number }): MethodBoard;
+
+/** openskill's Weng-Lin models. */
+export type WengLinModel =
+  | 'plackett-luce'
+  | 'bradley-terry-full'
+  | 'bradley-terry-part'
+  | 'thurstone-mosteller-full'
+  | 'thurstone-mosteller-part';
+export interface WengLinOptions {
+  model?: WengLinModel;
+  mu?: number;
+  sigma?: number;
+  beta?: number;
+  tau?: number;
+}
+export interface WengLinRating {
+  mu: number;
+  sigma: number;
+}
+/** Weng-Lin ratings over the battles in input order (ties are draws). */
+export function wengLin(battles: Battles, options?: WengLinOptions): MethodBoard;
+/** One match: returns the teams updated. Lower rank = better; or higher score = better. */
+export function wengLinRate(
+  teams: WengLinRating[][],
+  options?: WengLinOptions & {
+    ranks?: number[];
+    scores?: number[];
+    weights?: number[][];
+    kappa?: number;
+    margin?: number;
+    limitSigma?: boolean;
+    balance?: boolean;
+    windowSize?: number;
+    epsilon?: number;
+    weightBounds?: [number, number] | null;
+  },
+): WengLinRating[][];
+
+export interface NashOptions {
+  /** NLHF probabilistic margins P − ½ (default) or Fishburn's vote margins. */
+  margins?: 'nlhf' | 'fishburn';
+  /** Jeffreys smoothing of P̂ (default ½). */
+  alpha?: number;
+  /** Pairs that never met: Bradley-Terry's prediction (default) or ½. */
+  impute?: 'bt' | 'half';
+  /** KL regularisation towards the uniform lottery (default 0). */
+  beta?: number;
+}
+/** The equilibrium of a payoff matrix. */
+export interface Equilibrium {
+  probabilities: number[];
+  value: number;
+  exploitability: number;
+  support: number[];
+  unique: boolean;
+  iterations: number;
+  converged: boolean;
+}
+/** The maximal lottery of battles, or the equilibrium of a skew-symmetric payoff matrix. */
+export function nash(battles: Battles, options?: NashOptions & ScaleOptions): MethodBoard;
+export function nash(
+  game: { matrix: number[][] | ArrayLike<number>; n?: number },
+  options?: { beta?: number; solver?: 'exact' | 'extragradient' },
+): Equilibrium;
+
+/** The payoff matrix `nash` solves (row-major n×n; A_ij = i's margin over j, A_ji = −A_ij). */
+export function preferenceMatrix(
+  battles: Battles,
+  options?: Omit<NashOptions, 'beta'>,
+): { models: string[]; n: number; matrix: number[]; margins: 'nlhf' | 'fishburn'; observedPairs: number; unobservedPairs: number };
+
+/** GPM preference embeddings: k (default 1) blocks, BT + GPM hybrid by default, L2 prior `l2` (default 10). */
+export function gpm(battles: Battles, options?: ScaleOptions & { k?: number; hybrid?: boolean; l2?: number; seed?: number }): MethodBoard;
+/** EM mixture of Bradley-Terry over annotator groups (`judge`); `groups` K (default 2). */
+export function mixture(battles: Battles, options?: ScaleOptions & { groups?: number; soft?: boolean; seed?: number }): MethodBoard;
+/** Noise-robust EM (LCPO) with per-annotator correctness (or one global η). */
+export function lcpo(battles: Battles, options?: ScaleOptions & { perAnnotator?: boolean }): MethodBoard;
+
+/** Dawid-Skene consensus of items (`id`) judged by several annotators (`judge`). */
+export interface Consensus {
+  /** Class priors: A better, B better, tie. */
+  priors: number[];
+  annotators: { judge: string; accuracy: number; votes: number }[];
+  items: { id: string; modelA: string; modelB: string; label: 'model_a' | 'model_b' | 'tie'; posterior: number[]; votes: number }[];
+  iterations: number;
+  logLikelihood: number;
+}
+export function dawidSkene(battles: Battles): Consensus;
+
+/** Mean (+1 all A … −1 all B) and spread (population sd) of the votes on each item. */
+export function preferenceStrength(
+  battles: Battles,
+): { id: string; modelA: string; modelB: string; mean: number; spread: number; votes: number }[];
+
+/** Judge against humans on the same items (CapArena). */
+export interface Agreement {
+  items: number;
+  votes: number;
+  agreementWithTies: number;
+  agreementWithoutTies: number;
+  decisiveVotes: number;
+  /** Rank correlations of the two Bradley-Terry leaderboards (common models). */
+  spearman: number;
+  kendall: number;
+  models: number;
+}
+export function judgeAgreement(human: Battles, judge: Battles, options?: RankOptions): Agreement;
+
+/** CapArena-Auto: net wins in % per baseline, averaged over the baselines. */
+export function netWinScore(battles: Battles, model: string, baselines: string[]): { perBaseline: [string, number][]; average: number };
+
+/** Pair-sampling strategies (models by name). */
+export type SamplerOptions = { seed?: number } & (
+  | { strategy?: 'uniform' }
+  | { strategy: 'information-gain' }
+  | { strategy: 'weighted'; weights?: [string, string, number][] }
+  | { strategy: 'buckets'; sizes: Record<string, number>; big?: number; small?: number; mode?: 'big-vs-small' | 'small' }
+  | {
+      strategy: 'fastchat';
+      modelWeights?: Record<string, number>;
+      boost?: string[];
+      outage?: string[];
+      anonymous?: string[];
+      targets?: Record<string, string[]>;
+    }
+);
+
+/** Draws the next pair to show in an arena. Long-lived: call `free()`. */
+export class PairSampler {
+  constructor(models: string[], options?: SamplerOptions);
+  /** The next pair of names, sides shuffled. */
+  next(): [string, string];
+  /** Reports a vote; the information-gain strategy learns from it. */
+  observe(a: string, b: string, winner: 'a' | 'b' | 'tie'): void;
+  free(): void;
+  [Symbol.dispose](): void;
+}
+
+/** Simulates an arena with known ratings until the mean 95% CI width is under `targetWidth` (Elo points). */
+export function simulateSampling(
+  options: { ratings: Record<string, number>; targetWidth?: number; maxVotes?: number } & SamplerOptions,
+): { votes: number; reached: boolean; widths: [number, number][] };

@@ -1,7 +1,10 @@
 // arbiter: the public JS API. A thin layer over the wasm-bindgen module in ./wasm: it loads the module once,
 // accepts strings or bytes, turns long computations into Promises with progress and cancellation, and returns plain
 // objects. Types and documentation: index.d.ts.
-import initWasm, { RawBattles, RawGpu, RawRanking } from './wasm/arbiter.js';
+import initWasm, {
+  RawBattles, RawGpu, RawRanking, RawPairSampler, rawAnalyze, rawPlackettLuce, rawJudgeAgreement, rawNetWinScore,
+  rawDawidSkene, rawPreferenceStrength, rawWengLinRate, rawNashMatrix, rawSimulateSampling, rawPreferenceMatrix,
+} from './wasm/arbiter.js';
 
 let ready = null;
 let loaded = false;
@@ -280,4 +283,139 @@ export async function rank(battles, options = {}) {
   } finally {
     ranking.free();
   }
+}
+
+// ---- Beyond Bradley-Terry: synchronous, CPU, plain objects out (each runs in milliseconds on an arena's data).
+
+function analyze(method, battles, options) {
+  requireInit();
+  return rawAnalyze(toBattles(battles), method, options ?? {});
+}
+
+/** Davidson's tie model: ratings plus the tie propensity ν (`tie`); P(tie) = ν√(πiπj)/(πi+πj+ν√(πiπj)). */
+export function davidson(battles, options = {}) { return analyze('davidson', battles, options); }
+
+/** Rao-Kupper's tie model: ratings plus the threshold θ ≥ 1 (`tie`). */
+export function raoKupper(battles, options = {}) { return analyze('rao-kupper', battles, options); }
+
+/**
+ * Plackett-Luce by Hunter's MM. `input` is a Battles (decisive battles are 2-item rankings; ties are dropped and
+ * counted in `dropped`) or an array of rankings (model names, best first) and top-1 choices `{chosen, among}`.
+ */
+export function plackettLuce(input, options = {}) {
+  requireInit();
+  if (Array.isArray(input)) return rawPlackettLuce(input, options);
+  return analyze('pl', input, options);
+}
+
+/** Weng-Lin online ratings (openskill's models) over the battles in input order: rows with `mu`, `sigma`. */
+export function wengLin(battles, options = {}) { return analyze('weng-lin', battles, options); }
+
+/** One Weng-Lin match: teams of `{mu, sigma}` → updated teams; `ranks` or `scores` give the result. */
+export function wengLinRate(teams, options = {}) {
+  requireInit();
+  return rawWengLinRate(teams, options);
+}
+
+/**
+ * The Nash equilibrium (maximal lottery). With a Battles: rows with `probability`, `exploitability` of the lottery
+ * and of the Bradley-Terry #1 (`btTopExploitability`). With `{matrix, n}` (a skew-symmetric payoff, row-major):
+ * the equilibrium of that game (`beta` > 0 for the KL-regularised one).
+ */
+export function nash(input, options = {}) {
+  requireInit();
+  if (input instanceof Battles) return analyze('nash', input, options);
+  const { matrix, n } = input ?? {};
+  const flat = Float64Array.from(Array.isArray(matrix) && Array.isArray(matrix[0]) ? matrix.flat() : matrix ?? []);
+  const size = n ?? Math.round(Math.sqrt(flat.length));
+  const { beta = 0, solver = beta > 0 ? 'extragradient' : 'exact', ...rest } = options;
+  if (Object.keys(rest).length > 0) throw arbiterError('INVALID_OPTION', `invalid option \`${Object.keys(rest)[0]}\`: a matrix takes beta and solver`);
+  if (!['exact', 'extragradient'].includes(solver)) throw arbiterError('INVALID_OPTION', `invalid option \`solver\`: \`${solver}\` is not exact or extragradient`);
+  return rawNashMatrix(flat, size, beta, solver === 'exact');
+}
+
+/** The payoff matrix `nash` solves: `matrix` row-major n×n, A_ij = i's margin over j (NLHF: P̂_ij − ½). */
+export function preferenceMatrix(battles, options = {}) {
+  requireInit();
+  return rawPreferenceMatrix(toBattles(battles), options);
+}
+
+/** GPM skew-symmetric embeddings (intransitive preferences): rows with `winRate` and `embedding`. */
+export function gpm(battles, options = {}) { return analyze('gpm', battles, options); }
+
+/** EM mixture of Bradley-Terry over annotator groups (`judge`): `groups[]` each with `models`; `models` = min over groups. */
+export function mixture(battles, options = {}) { return analyze('mixture', battles, options); }
+
+/** Noise-robust EM (LCPO): ratings with per-annotator correctness `annotators[].eta`. */
+export function lcpo(battles, options = {}) { return analyze('lcpo', battles, options); }
+
+/** Dawid-Skene consensus of items (`id`) judged by several annotators (`judge`). */
+export function dawidSkene(battles) {
+  requireInit();
+  return rawDawidSkene(toBattles(battles));
+}
+
+/** Mean and spread of the votes on each item (`id`), sides aligned. */
+export function preferenceStrength(battles) {
+  requireInit();
+  return rawPreferenceStrength(toBattles(battles));
+}
+
+/** Agreement of a judge's verdicts with the human votes on the same items, and of their leaderboards (CapArena). */
+export function judgeAgreement(human, judge, options = {}) {
+  requireInit();
+  return rawJudgeAgreement(toBattles(human), toBattles(judge), options);
+}
+
+/** CapArena-Auto's score: net wins in % against each baseline, averaged over the baselines. */
+export function netWinScore(battles, model, baselines) {
+  requireInit();
+  return rawNetWinScore(toBattles(battles), model, baselines);
+}
+
+const SCORE = { a: 1, b: 0, tie: 0.5 };
+
+/** Draws the next pair to show in an arena. Long-lived: call `free()` when done. */
+export class PairSampler {
+  #raw;
+  #models;
+  constructor(models, options = {}) {
+    requireInit();
+    this.#models = [...models];
+    this.#raw = new RawPairSampler(this.#models, options);
+  }
+
+  /** The next pair of model names, sides already shuffled. */
+  next() {
+    const [a, b] = this.#live().next();
+    return [this.#models[a], this.#models[b]];
+  }
+
+  /** Reports a vote (`winner`: 'a', 'b' or 'tie'); the information-gain strategy learns from it. */
+  observe(a, b, winner) {
+    const i = this.#models.indexOf(a);
+    const j = this.#models.indexOf(b);
+    if (i < 0 || j < 0) throw arbiterError('UNKNOWN_MODEL', `unknown model \`${i < 0 ? a : b}\` in option \`observe\``);
+    if (!(winner in SCORE)) throw arbiterError('INVALID_OPTION', `invalid option \`winner\`: \`${winner}\` is not a, b or tie`);
+    this.#live().observe(i, j, SCORE[winner]);
+  }
+
+  free() {
+    if (this.#raw) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+  [Symbol.dispose]() { this.free(); }
+
+  #live() {
+    if (!this.#raw) throw arbiterError('FREED', 'this sampler was freed');
+    return this.#raw;
+  }
+}
+
+/** Simulates an arena with known `ratings` ({model: Elo}) until the mean 95% CI width is under `targetWidth`. */
+export function simulateSampling(options) {
+  requireInit();
+  return rawSimulateSampling(options);
 }

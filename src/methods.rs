@@ -238,20 +238,7 @@ impl Context<'_> {
     }
 
     fn nash(&self, o: &mut Options) -> Result<Board> {
-        let mut options = nash::NashBattleOptions::default();
-        options.matrix.margins = match o.str("margins")?.as_deref() {
-            None | Some("nlhf") => nash::Margins::Nlhf,
-            Some("fishburn") => nash::Margins::Fishburn,
-            Some(other) => return Err(Error::option("margins", format!("`{other}` is not one of nlhf, fishburn"))),
-        };
-        options.matrix.alpha = o.f64("alpha", options.matrix.alpha)?;
-        // Arena data leave most pairs unobserved; margin 0 there makes the equilibrium non-unique (LLMFAO: any of
-        // 31 models can carry mass), so unobserved pairs take Bradley-Terry's prediction unless asked otherwise.
-        options.matrix.impute = match o.str("impute")?.as_deref() {
-            None | Some("bt") => nash::Impute::Bt,
-            Some("half") => nash::Impute::Half,
-            Some(other) => return Err(Error::option("impute", format!("`{other}` is not one of bt, half"))),
-        };
+        let mut options = nash::NashBattleOptions { matrix: matrix_options(o)?, ..nash::NashBattleOptions::default() };
         options.nash.beta = o.f64("beta", 0.0)?;
         let result = nash::nash(self.battles, &options)?;
         let payoff = nash::payoff(self.battles, &options.matrix)?;
@@ -348,6 +335,36 @@ impl Context<'_> {
         board.iterations = Some(fit.iterations);
         Ok(board)
     }
+}
+
+/// The payoff options: `margins` nlhf | fishburn, `alpha` (Jeffreys ½), `impute` bt | half.
+fn matrix_options(o: &mut Options) -> Result<nash::MatrixOptions> {
+    let mut options = nash::MatrixOptions::default();
+    options.margins = match o.str("margins")?.as_deref() {
+        None | Some("nlhf") => nash::Margins::Nlhf,
+        Some("fishburn") => nash::Margins::Fishburn,
+        Some(other) => return Err(Error::option("margins", format!("`{other}` is not one of nlhf, fishburn"))),
+    };
+    options.alpha = o.f64("alpha", options.alpha)?;
+    // Arena data leave most pairs unobserved; margin 0 there makes the equilibrium non-unique (LLMFAO: any of
+    // 31 models can carry mass), so unobserved pairs take Bradley-Terry's prediction unless asked otherwise.
+    options.impute = match o.str("impute")?.as_deref() {
+        None | Some("bt") => nash::Impute::Bt,
+        Some("half") => nash::Impute::Half,
+        Some(other) => return Err(Error::option("impute", format!("`{other}` is not one of bt, half"))),
+    };
+    Ok(options)
+}
+
+/// The skew-symmetric payoff matrix of the battles that [`run`]'s `nash` solves (same options, same defaults).
+///
+/// # Errors
+/// `INVALID_OPTION` for unknown keys or values; the payoff's own errors.
+pub fn payoff(battles: &Battles, options: &Value) -> Result<nash::Payoff> {
+    let mut o = Options::new(options)?;
+    let matrix = matrix_options(&mut o)?;
+    o.finish("a payoff matrix")?;
+    nash::payoff(battles, &matrix)
 }
 
 fn not_connected(ridge: f64) -> String {

@@ -8,7 +8,8 @@
 //!   an annotator never used would otherwise veto a class) and an annotator's row for a class they never saw is
 //!   uniform.
 //! - Start: T from the (soft) majority vote of each item, the share of its votes for each class; then M, E, ...
-//!   until the log-likelihood Σ_b log Σ_c ρ_c Π Π_k[c][l] changes by at most `tolerance` × |log-likelihood|.
+//!   until the log-likelihood Σ_b log Σ_c ρ_c Π Π_k[c][l] changes by at most `tolerance` × |log-likelihood|,
+//!   with the EM steps accelerated by SQUAREM (see [`Em`]).
 //!
 //! For battles, [`from_battles`] groups records into items by their `id` and pair, with classes 0 = A, 1 = B,
 //! 2 = tie (both-bad counts as a tie); a vote on (b, a) has A and B swapped to the item's first-seen orientation.
@@ -22,7 +23,7 @@ use crate::error::{Error, Location, Result};
 /// Options of [`fit`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct DawidSkeneOptions {
-    /// Most EM iterations (default 1000, at least 1).
+    /// Most EM steps (default 1000, at least 1).
     pub max_iterations: usize,
     /// Relative change of the log-likelihood that ends the EM (default 1e-8; finite, > 0). EM converges linearly,
     /// slowly when a confusion cell heads for 0 or 1: on 2000 items of three annotators 1e-8 takes ~200
@@ -48,7 +49,7 @@ pub struct DawidSkene {
     pub confusion: Vec<Vec<Vec<f64>>>,
     /// Posterior class probabilities per item.
     pub posteriors: Vec<Vec<f64>>,
-    /// EM iterations.
+    /// EM steps (the accelerated ones included).
     pub iterations: usize,
     /// Marginal log-likelihood of the votes.
     pub log_likelihood: f64,
@@ -96,7 +97,7 @@ pub fn fit(
     validate(items, annotators, classes, options)?;
     let alpha = options.smoothing;
     // Start: soft majority vote.
-    let mut t: Vec<Vec<f64>> = items
+    let t: Vec<Vec<f64>> = items
         .iter()
         .map(|votes| {
             let mut row = vec![0.0; classes];
@@ -107,19 +108,95 @@ pub fn fit(
             row.iter().map(|x| if sum > 0.0 { x / sum } else { 1.0 / classes as f64 }).collect()
         })
         .collect();
-    let (mut priors, mut confusion) = (Vec::new(), Vec::new());
-    let (mut log_likelihood, mut iterations) = (f64::NEG_INFINITY, 0);
-    while iterations < options.max_iterations {
-        iterations += 1;
-        (priors, confusion) = m_step(items, &t, annotators, classes, alpha);
-        let ll = e_step(items, &priors, &confusion, &mut t);
-        let done = (ll - log_likelihood).abs() <= options.tolerance * ll.abs();
-        log_likelihood = ll;
-        if done {
-            break;
-        }
+    let start = m_step(items, &t, annotators, classes, alpha);
+    let mut em = Em { items, t, annotators, classes, alpha, steps: 0 };
+    let (params, iterations) = em.squarem(start, options);
+    let (priors, confusion) = params;
+    let log_likelihood = e_step(items, &priors, &confusion, &mut em.t);
+    Ok(DawidSkene { priors, confusion, posteriors: em.t, iterations: iterations.max(1), log_likelihood })
+}
+
+type Params = (Vec<f64>, Vec<Vec<Vec<f64>>>);
+
+/// The EM map and its SQUAREM acceleration (Varadhan & Roland 2008, scheme S3): two EM steps give r = θ₁ − θ₀ and
+/// v = θ₂ − 2θ₁ + θ₀; the extrapolation θ₀ − 2αr + α²v with α = −‖r‖/‖v‖ (at most −1) is projected back onto the
+/// probability simplices and stabilised by one more EM step, and kept only if it does not lower the likelihood
+/// (else the plain θ₂ is). It reaches the EM fixed point in several times fewer EM steps: LLMFAO's 2139 items
+/// need 30-40 instead of 124.
+struct Em<'a> {
+    items: &'a [Vec<(usize, usize)>],
+    t: Vec<Vec<f64>>,
+    annotators: usize,
+    classes: usize,
+    alpha: f64,
+    steps: usize,
+}
+
+impl Em<'_> {
+    /// One EM step from `params`: the log-likelihood at `params` and the next parameters.
+    fn step(&mut self, params: &Params) -> (f64, Params) {
+        self.steps += 1;
+        let ll = e_step(self.items, &params.0, &params.1, &mut self.t);
+        (ll, m_step(self.items, &self.t, self.annotators, self.classes, self.alpha))
     }
-    Ok(DawidSkene { priors, confusion, posteriors: t, iterations, log_likelihood })
+
+    fn squarem(&mut self, mut theta: Params, options: &DawidSkeneOptions) -> (Params, usize) {
+        let mut previous = f64::NEG_INFINITY;
+        while self.steps < options.max_iterations {
+            let (ll0, theta1) = self.step(&theta);
+            if (ll0 - previous).abs() <= options.tolerance * ll0.abs() {
+                break;
+            }
+            previous = ll0;
+            let (ll1, theta2) = self.step(&theta1);
+            let (x0, x1, x2) = (flat(&theta), flat(&theta1), flat(&theta2));
+            let r: Vec<f64> = x1.iter().zip(&x0).map(|(a, b)| a - b).collect();
+            let v: Vec<f64> = x2.iter().zip(&x1).zip(&r).map(|((a, b), r)| a - b - r).collect();
+            let (rr, vv) = (dot(&r, &r), dot(&v, &v));
+            let alpha = if vv > 0.0 { (-(rr / vv).sqrt()).min(-1.0) } else { -1.0 };
+            let jump: Vec<f64> =
+                x0.iter().zip(&r).zip(&v).map(|((x, r), v)| x - 2.0 * alpha * r + alpha * alpha * v).collect();
+            let candidate = self.unflat(&jump);
+            let (ll_jump, stabilised) = self.step(&candidate);
+            theta = if ll_jump.is_finite() && ll_jump >= ll1 { stabilised } else { theta2 };
+        }
+        (theta, self.steps)
+    }
+
+    /// Parameters from a flat vector, each distribution clamped to ≥ 1e-12 and renormalised.
+    fn unflat(&self, x: &[f64]) -> Params {
+        let c = self.classes;
+        let mut priors = x[..c].to_vec();
+        clamp(&mut priors);
+        let confusion = (0..self.annotators)
+            .map(|k| {
+                (0..c)
+                    .map(|row| {
+                        let at = c + (k * c + row) * c;
+                        let mut r = x[at..at + c].to_vec();
+                        clamp(&mut r);
+                        r
+                    })
+                    .collect()
+            })
+            .collect();
+        (priors, confusion)
+    }
+}
+
+fn flat(params: &Params) -> Vec<f64> {
+    params.0.iter().chain(params.1.iter().flatten().flatten()).copied().collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn clamp(row: &mut [f64]) {
+    for x in row.iter_mut() {
+        *x = if x.is_finite() { x.max(1e-12) } else { 1e-12 };
+    }
+    normalise(row);
 }
 
 fn validate(
@@ -201,11 +278,10 @@ fn e_step(items: &[Vec<(usize, usize)>], priors: &[f64], confusion: &[Vec<Vec<f6
             }
         }
     }
+    let log_priors: Vec<f64> = priors.iter().map(|p| p.ln()).collect();
     let mut total = 0.0;
     for (votes, row) in items.iter().zip(t.iter_mut()) {
-        for (x, p) in row.iter_mut().zip(priors) {
-            *x = p.ln();
-        }
+        row.copy_from_slice(&log_priors);
         for &(k, l) in votes {
             let at = (k * classes + l) * classes;
             for (x, lc) in row.iter_mut().zip(&log_confusion[at..at + classes]) {
@@ -218,8 +294,9 @@ fn e_step(items: &[Vec<(usize, usize)>], priors: &[f64], confusion: &[Vec<Vec<f6
             *x = (*x - top).exp();
             sum += *x;
         }
+        let inverse = 1.0 / sum;
         for x in row.iter_mut() {
-            *x /= sum;
+            *x *= inverse;
         }
         total += top + sum.ln();
     }

@@ -68,6 +68,13 @@ pub fn weng_lin_rate(teams: JsValue, options: JsValue) -> Result<JsValue, JsValu
     out(methods::weng_lin_match(&teams, &options))
 }
 
+/// The skew-symmetric payoff matrix `nash` solves: `{margins, alpha, impute}`.
+#[wasm_bindgen(js_name = rawPreferenceMatrix)]
+pub fn preference_matrix(battles: &JsBattles, options: JsValue) -> Result<JsValue, JsValue> {
+    let options = json(options, "options")?;
+    out(methods::payoff(&battles.inner, &options))
+}
+
 /// The Nash equilibrium of a skew-symmetric payoff matrix (n×n, row-major), `{beta, solver}`.
 #[wasm_bindgen(js_name = rawNashMatrix)]
 pub fn nash_matrix(matrix: &[f64], n: usize, beta: f64, exact: bool) -> Result<JsValue, JsValue> {
