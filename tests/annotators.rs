@@ -492,3 +492,44 @@ fn report_annotators_llmfao() {
         .count();
     eprintln!("  items whose crowd mean opposes the first vote: {:.3}", against as f64 / n);
 }
+
+/// crowd-kit 1.4.1's Dawid-Skene run to its fixed point on LLMFAO (scripts/golden/make_dawid_skene.py). crowd-kit
+/// does not smooth, so arbiter runs with a negligible pseudo-count; both start from the soft majority vote.
+#[test]
+fn dawid_skene_matches_crowd_kit_on_llmfao() {
+    use arbiter::annotators::dawid_skene::{fit, from_battles, DawidSkeneOptions};
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/crowdkit-dawid-skene.json");
+    let golden: serde_json::Value = serde_json::from_str(&common::read(&path)).unwrap();
+    let battles = common::llmfao("crowd-comparisons.csv");
+    let (items, judges, _) = from_battles(&battles).unwrap();
+    let options = DawidSkeneOptions { smoothing: 1e-12, tolerance: 1e-15, max_iterations: 5000 };
+    let f = fit(&items, judges.len(), 3, &options).unwrap();
+    let worst = |a: &[f64], b: &serde_json::Value| {
+        a.iter().zip(b.as_array().unwrap()).map(|(x, y)| (x - y.as_f64().unwrap()).abs()).fold(0.0, f64::max)
+    };
+    let priors = worst(&f.priors, &golden["priors"]);
+    let posteriors =
+        f.posteriors.iter().zip(golden["posteriors"].as_array().unwrap()).map(|(p, g)| worst(p, g)).fold(0.0, f64::max);
+    let names: Vec<&str> = golden["workers"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    let mut confusion: f64 = 0.0;
+    for (k, judge) in judges.iter().enumerate() {
+        let g = &golden["confusion"][names.iter().position(|n| n == judge).unwrap()];
+        for c in 0..3 {
+            // A row whose class the worker (almost) never saw is undetermined: worker 73's class-A row rests on
+            // 3e-14 items (crowd-kit's clip makes it uniform, the tiny pseudo-count leaves it wherever it is).
+            let support: f64 = items
+                .iter()
+                .zip(&f.posteriors)
+                .map(|(votes, t)| votes.iter().filter(|v| v.0 == k).count() as f64 * t[c])
+                .sum();
+            if support > 1e-6 {
+                confusion = confusion.max(worst(&f.confusion[k][c], &g[c]));
+            }
+        }
+    }
+    eprintln!(
+        "crowd-kit parity: priors {priors:.1e}, posteriors {posteriors:.1e}, confusion {confusion:.1e}, {} steps",
+        f.iterations
+    );
+    assert!(priors < 1e-6 && posteriors < 1e-5 && confusion < 1e-5, "{priors} {posteriors} {confusion}");
+}
