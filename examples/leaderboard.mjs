@@ -2,7 +2,7 @@
 // A leaderboard from a battles file, with the npm package built in pkg/ (run scripts/build-wasm.sh first).
 //
 // node examples/leaderboard.mjs FILE [--format auto|json|jsonl|csv|counts] [--columns A,B,WINNER]
-//     [--method bt|elo] [--ci none|sandwich|bootstrap] [--rounds N] [--seed S] [--level 0.95]
+//     [--method bt|elo|davidson|rao-kupper|pl|weng-lin|nash|gpm|mixture|lcpo] [--groups K] [--ci none|sandwich|bootstrap] [--rounds N] [--seed S] [--level 0.95]
 //     [--anchor MODEL=VALUE | --baseline MODEL] [--both-bad tie|exclude] [--ridge L] [--k K] [--skip-invalid] [--json]
 //     [--style] [--style-convention fastchat|arena-rank] [--device cpu|gpu|auto]
 //
@@ -11,7 +11,21 @@
 // The same flags and output as `cargo run --example leaderboard`. Bad input: exit code 2 and one line on stderr,
 // `error[CODE] message`.
 import { readFile } from 'node:fs/promises';
-import { init, Battles, Gpu, rank } from '../pkg/index.js';
+import * as arbiter from '../pkg/index.js';
+
+const { init, Battles, Gpu, rank } = arbiter;
+
+// The methods beyond Bradley-Terry, by their command-line name (see examples/leaderboard.rs).
+const METHODS = {
+  davidson: arbiter.davidson,
+  'rao-kupper': arbiter.raoKupper,
+  pl: arbiter.plackettLuce,
+  'weng-lin': arbiter.wengLin,
+  nash: arbiter.nash,
+  gpm: arbiter.gpm,
+  mixture: arbiter.mixture,
+  lcpo: arbiter.lcpo,
+};
 
 function usage(message) {
   const err = new Error(message);
@@ -26,6 +40,8 @@ function parseArgs(argv) {
   let json = false;
   let device = 'auto';
   let convention = 'fastchat';
+  let method = null;
+  const methodOptions = {};
   const number = (flag, v) => {
     const x = Number(v);
     if (v === undefined || v.trim() === '' || !Number.isFinite(x)) throw usage(`invalid option \`${flag}\`: \`${v}\` is not a valid number`);
@@ -55,11 +71,24 @@ function parseArgs(argv) {
       case '--format': parse.format = value(); break;
       case '--columns': {
         const parts = value().split(',');
-        if (parts.length !== 3) throw usage('invalid option `--columns`: expects A,B,WINNER');
+        if (parts.length !== 3 && parts.length !== 4) throw usage('invalid option `--columns`: expects A,B,WINNER[,JUDGE]');
         parse.columns = { modelA: parts[0], modelB: parts[1], winner: parts[2] };
+        if (parts.length === 4) parse.columns.judge = parts[3];
         break;
       }
-      case '--method': options.method = value(); break;
+      case '--method': {
+        const m = value();
+        if (m in METHODS) method = m;
+        else if (m === 'bt' || m === 'elo') options.method = m;
+        else throw usage(`invalid option \`--method\`: \`${m}\` is not one of bt, elo, ${Object.keys(METHODS).join(', ')}`);
+        break;
+      }
+      case '--groups': {
+        const k = number(flag, value());
+        if (!Number.isInteger(k) || k < 0) throw usage(`invalid option \`--groups\`: \`${k}\` is not a valid number`);
+        methodOptions.groups = k;
+        break;
+      }
       case '--ci': options.ci = value(); break;
       case '--rounds': options.rounds = number(flag, value()); break;
       case '--seed': options.seed = number(flag, value()); break;
@@ -83,7 +112,8 @@ function parseArgs(argv) {
   }
   if (file === null) throw usage('invalid option `FILE`: usage: leaderboard FILE [options] (see the source for the list)');
   if (parse.style) options.style = convention;
-  return { file, parse, options, json, device };
+  if (!method && Object.keys(methodOptions).length > 0) throw usage('invalid option `--groups`: applies to --method mixture only');
+  return { file, parse, options, json, device, method, methodOptions };
 }
 
 function table(board, plain, skipped) {
@@ -108,6 +138,29 @@ function table(board, plain, skipped) {
   return lines.join('\n');
 }
 
+// The table of a method board (the same as the Rust example's method_table).
+function methodTable(board) {
+  const width = Math.max(5, ...board.models.map((m) => [...m.model].length));
+  const lines = [];
+  const rows = (models) => {
+    lines.push(`${'rank'.padStart(4)}  ${'model'.padEnd(width)}  ${'rating'.padStart(9)}  ${''.padStart(11)}  ${'battles'.padStart(7)}`);
+    models.forEach((m, i) => {
+      const extra = m.probability !== undefined ? `p=${m.probability.toFixed(4)}` : m.mu !== undefined ? `mu=${m.mu.toFixed(3)}` : m.winRate !== undefined ? `win=${m.winRate.toFixed(4)}` : '';
+      lines.push(`${String(i + 1).padStart(4)}  ${m.model.padEnd(width)}  ${m.rating.toFixed(2).padStart(9)}  ${extra.padStart(11)}  ${String(m.battles).padStart(7)}${m.identified ? '' : '  (not identified)'}`);
+    });
+  };
+  rows(board.models);
+  (board.groups ?? []).forEach((g, i) => {
+    lines.push('', `group ${i}: weight ${g.weight.toFixed(3)}, ${g.annotators.length} annotators`);
+    rows(g.models);
+  });
+  for (const [name, v] of [['tie', board.tie], ['exploitability', board.exploitability], ['exploitability of the BT #1', board.btTopExploitability], ['eta', board.eta], ['log-likelihood', board.logLikelihood]]) {
+    if (v !== undefined) lines.push(`${name}: ${v.toFixed(6)}`);
+  }
+  for (const w of board.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
+}
+
 async function device(kind) {
   if (kind === 'cpu') return null;
   const gpu = await Gpu.request();
@@ -129,6 +182,12 @@ try {
     throw usage(`invalid option \`FILE\`: cannot read \`${args.file}\`: ${e.message}`);
   }
   const battles = Battles.parse(bytes, args.parse);
+  if (args.method) {
+    const board = METHODS[args.method](battles, args.methodOptions);
+    battles.free();
+    console.log(args.json ? JSON.stringify(board) : methodTable(board));
+    process.exit(0);
+  }
   const gpu = await device(args.device);
   const board = await rank(battles, { ...args.options, gpu });
   if (!gpu && args.device !== 'cpu') board.device = 'cpu (no GPU adapter)';

@@ -27,7 +27,7 @@ step "TypeScript declarations (tsc --strict)"
 node_modules/.bin/tsc -p tests/js/tsconfig.json
 
 step "examples"
-cargo build -q --release --example leaderboard
+cargo build -q --release --example leaderboard --example judge_agreement
 node --test tests/js/examples.mjs
 
 step "JS suite in Node (WebGPU from Dawn on SwiftShader)"

@@ -121,3 +121,51 @@ test('a bad --device or --style-convention: exit 2 with the same error', () => {
     assert.equal(r.stderr, n.stderr);
   }
 });
+
+test('examples agree on every method beyond Bradley-Terry, with the fields the issue names', () => {
+  const cases = [['davidson'], ['rao-kupper'], ['pl'], ['weng-lin'], ['nash'], ['gpm'], ['mixture', '--groups', '3'], ['lcpo']];
+  for (const [method, ...extra] of cases) {
+    const [r, n] = both([LLMFAO, '--columns', 'left,right,winner,worker', '--json', '--method', method, ...extra]);
+    assert.equal(r.status, 0, `${method}: ${r.stderr}`);
+    assert.equal(n.status, 0, `${method}: ${n.stderr}`);
+    const [a, b] = [JSON.parse(r.stdout), JSON.parse(n.stdout)];
+    assert.equal(a.method, method);
+    assert.equal(a.models.length, 59);
+    closeJson(a, b, method);
+    if (method === 'nash') {
+      assert.ok(typeof a.exploitability === 'number');
+      assert.ok(a.models.every((m) => typeof m.probability === 'number'));
+    }
+    if (method === 'mixture') {
+      assert.equal(a.groups.length, 3);
+      for (const g of a.groups) assert.equal(g.models.length, 59);
+    }
+  }
+});
+
+test('a method option for another method: exit 2 with the same error', () => {
+  const [r, n] = both([LLMFAO, '--columns', 'left,right,winner', '--method', 'nash', '--groups', '2']);
+  assert.equal(r.status, 2);
+  assert.equal(n.status, 2);
+  assert.match(r.stderr, /^error\[INVALID_OPTION\]/);
+  assert.equal(r.stderr, n.stderr);
+});
+
+test('judge_agreement: the Rust and Node examples print the same agreement (GPT-4 and GPT-3.5 vs the crowd)', () => {
+  const judgeRust = join(root, 'target/release/examples/judge_agreement');
+  const judgeNode = join(root, 'examples/judge_agreement.mjs');
+  for (const judge of ['gpt4-crowd-comparisons.csv', 'gpt3-crowd-comparisons.csv']) {
+    const args = [LLMFAO, join(root, '../shared/data/llmfao', judge), '--json'];
+    const r = spawnSync(judgeRust, args, { encoding: 'utf8' });
+    const n = spawnSync(process.execPath, [judgeNode, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(n.status, 0, n.stderr);
+    const [a, b] = [JSON.parse(r.stdout), JSON.parse(n.stdout)];
+    for (const key of ['items', 'agreement_with_ties', 'agreement_without_ties', 'spearman', 'kendall']) assert.ok(key in a, key);
+    assert.equal(a.items, 2139);
+    closeJson(a, b, judge);
+  }
+  const bad = spawnSync(judgeRust, [LLMFAO], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^error\[INVALID_OPTION\]/);
+});

@@ -288,3 +288,92 @@ tests.push(['parseStream reads JSONL chunks cut anywhere, with global row number
   const e = await throwsCode(() => arbiter.Battles.parseStream(bad()), 'MISSING_FIELD');
   assert(e.row === 3, `row ${e.row}`);
 }]);
+
+// ---- Beyond Bradley-Terry: the same results in every runtime as natively (the goldens are the Rust tests').
+
+const CROWD = { columns: { modelA: 'left', modelB: 'right', judge: 'worker' } };
+
+tests.push(['every method runs on LLMFAO with finite, sorted rows; the tie models and Weng-Lin match the references', async (env) => {
+  const { arbiter } = env;
+  const b = arbiter.Battles.parse(await env.load(LLMFAO), CROWD);
+  try {
+    for (const name of ['davidson', 'raoKupper', 'plackettLuce', 'wengLin', 'nash', 'gpm', 'mixture', 'lcpo']) {
+      const board = arbiter[name](b);
+      assert(board.models.length === 59, `${name}: 59 models`);
+      assert(board.models.every((m) => Number.isFinite(m.rating)), `${name}: finite ratings`);
+    }
+    // Davidson ν and Rao-Kupper θ agree with an independent scipy fit (tests/ties_pl.rs).
+    close(arbiter.davidson(b).tie, 1.479708, 1e-5, 'Davidson ν');
+    close(arbiter.raoKupper(b).tie, 2.566000, 1e-5, 'Rao-Kupper θ');
+    // openskill 6.2.0's Plackett-Luce over the same votes (tests/golden/openskill-llmfao.json).
+    const golden = JSON.parse(await env.load('tests/golden/openskill-llmfao.json'));
+    const got = byModel(arbiter.wengLin(b));
+    for (const [model, want] of Object.entries(golden.models['plackett-luce'].ratings)) {
+      close(got[model].mu, want.mu, 1e-9, `${model} μ vs openskill`);
+      close(got[model].sigma, want.sigma, 1e-9, `${model} σ vs openskill`);
+    }
+    const nash = arbiter.nash(b);
+    close(nash.models.reduce((s, m) => s + m.probability, 0), 1, 1e-9, 'lottery sums to 1');
+    assert(nash.exploitability < 1e-9, `exploitability ${nash.exploitability}`);
+    close(nash.btTopExploitability, 1 / 3, 0.01, 'exploitability of the BT #1');
+    const mix = arbiter.mixture(b, { groups: 3 });
+    assert(mix.groups.length === 3 && mix.groups.every((g) => g.models.length === 59), 'three group leaderboards');
+  } finally {
+    b.free();
+  }
+}]);
+
+tests.push(['Nash on payoff matrices: rock-paper-scissors, the weighted cycle, the regularised cycle', async ({ arbiter }) => {
+  const rps = arbiter.nash({ matrix: [[0, 1, -1], [-1, 0, 1], [1, -1, 0]] });
+  for (const p of rps.probabilities) close(p, 1 / 3, 1e-12, 'RPS');
+  // P(A≻B)=.9, P(B≻C)=.6, P(C≻A)=.7 → (1/7, 2/7, 4/7); β = 0.1 → (0.28131, 0.19767, 0.52102) (spec 1.6).
+  const cycle = [[0, 0.4, -0.2], [-0.4, 0, 0.1], [0.2, -0.1, 0]];
+  [1 / 7, 2 / 7, 4 / 7].forEach((p, i) => close(arbiter.nash({ matrix: cycle }).probabilities[i], p, 1e-12, 'cycle'));
+  const reg = arbiter.nash({ matrix: cycle }, { beta: 0.1 });
+  [0.28131, 0.19767, 0.52102].forEach((p, i) => close(reg.probabilities[i], p, 1e-5, 'regularised'));
+  await throwsCode(() => arbiter.nash({ matrix: [[0, 1], [1, 0]] }), 'INVALID_OPTION');
+  await throwsCode(() => arbiter.nash({ matrix: cycle }, { solver: 'magic' }), 'INVALID_OPTION');
+}]);
+
+tests.push(['Plackett-Luce on named rankings matches choix; Weng-Lin single matches match openskill', async (env) => {
+  const { arbiter } = env;
+  const fixture = JSON.parse(await env.load('../shared/data/fixtures/choix/testcase-rankings-2.json'));
+  const board = arbiter.plackettLuce(fixture.data.map((r) => r.map((i) => `m${i}`)), { scale: 1, base: Math.E, init: 0 });
+  const rows = byModel(board);
+  fixture.ml_est.forEach((want, i) => close(rows[`m${i}`].rating, want, 1e-4, `choix m${i}`));
+  const r = { mu: 25, sigma: 25 / 3 };
+  const [[a], [b]] = arbiter.wengLinRate([[r], [r]]);
+  close(a.mu, 27.635389493140497, 1e-12, 'openskill winner μ');
+  close(b.sigma, 8.06590141354368, 1e-12, 'openskill σ');
+  await throwsCode(() => arbiter.wengLinRate([[r]]), 'INVALID_OPTION');
+  await throwsCode(() => arbiter.plackettLuce([['x', 'x']]), 'INVALID_NUMBER');
+}]);
+
+tests.push(['judges, annotators and samplers: GPT-4 vs the crowd, Dawid-Skene, strength, pair sampling', async (env) => {
+  const { arbiter } = env;
+  const crowd = arbiter.Battles.parse(await env.load(LLMFAO), CROWD);
+  const gpt4 = arbiter.Battles.parse(await env.load('../shared/data/llmfao/gpt4-crowd-comparisons.csv'), MAPPING);
+  try {
+    const a = arbiter.judgeAgreement(crowd, gpt4);
+    assert(a.items === 2139 && a.votes === 8931, `items ${a.items}`);
+    close(a.agreementWithTies, 0.4148471615720524, 1e-12, 'agreement with ties');
+    close(a.spearman, 0.7309175920514319, 1e-9, 'Spearman');
+    const ds = arbiter.dawidSkene(crowd);
+    assert(ds.items.length === 2139 && ds.annotators.length === 124, 'Dawid-Skene sizes');
+    assert(arbiter.preferenceStrength(crowd).length === 2139, 'strength items');
+    await throwsCode(() => arbiter.lcpo(gpt4), 'MISSING_FIELD');
+    const sampler = new arbiter.PairSampler(crowd.models, { strategy: 'information-gain', seed: 4 });
+    const [x, y] = sampler.next();
+    assert(x !== y && crowd.models.includes(x), 'a pair of models');
+    sampler.observe(x, y, 'tie');
+    await throwsCode(() => sampler.observe(x, 'nobody', 'a'), 'UNKNOWN_MODEL');
+    sampler.free();
+    await throwsCode(() => sampler.next(), 'FREED');
+    await throwsCode(() => new arbiter.PairSampler(['a', 'b'], { strategy: 'fastchat', boost: ['c'] }), 'UNKNOWN_MODEL');
+    const sim = arbiter.simulateSampling({ ratings: { a: 0, b: 100, c: -100 }, targetWidth: 200, seed: 1 });
+    assert(sim.reached && sim.votes > 0, 'simulation reaches the target');
+  } finally {
+    crowd.free();
+    gpt4.free();
+  }
+}]);

@@ -1,6 +1,7 @@
 // Compiled with tsc --strict (never run): the public declarations in pkg/index.d.ts type-check as users write them.
 import { init, Battles, Gpu, rank, rankSync } from '../../pkg/index.js';
 import type { ArbiterError, Coefficient, Leaderboard, ModelRating, RankOptions } from '../../pkg/index.js';
+import * as arbiter from '../../pkg/index.js';
 
 async function main(): Promise<void> {
   await init();
@@ -36,3 +37,34 @@ async function main(): Promise<void> {
   void p;
 }
 void main;
+
+// ---- The methods beyond Bradley-Terry.
+async function methods(battles: arbiter.Battles, human: arbiter.Battles): Promise<void> {
+  const boards: arbiter.MethodBoard[] = [
+    arbiter.davidson(battles, { ridge: 0 }),
+    arbiter.raoKupper(battles),
+    arbiter.plackettLuce(battles, { alpha: 0.5 }),
+    arbiter.plackettLuce([['a', 'b', 'c'], { chosen: 'a', among: ['b'] }]),
+    arbiter.wengLin(battles, { model: 'thurstone-mosteller-full' }),
+    arbiter.nash(battles, { margins: 'fishburn', impute: 'half' }),
+    arbiter.gpm(battles, { k: 2, hybrid: false }),
+    arbiter.mixture(battles, { groups: 3, soft: true }),
+    arbiter.lcpo(battles, { perAnnotator: false }),
+  ];
+  const tie: number | undefined = boards[0].tie;
+  const p: number | undefined = boards[5].models[0].probability;
+  const groups = boards[7].groups?.map((g) => g.models.length);
+  const eq: arbiter.Equilibrium = arbiter.nash({ matrix: [[0, 1], [-1, 0]] }, { beta: 0.1 });
+  const payoff = arbiter.preferenceMatrix(battles, { margins: 'nlhf' });
+  const teams: arbiter.WengLinRating[][] = arbiter.wengLinRate([[{ mu: 25, sigma: 8 }], [{ mu: 25, sigma: 8 }]], { ranks: [1, 2] });
+  const agreement: arbiter.Agreement = arbiter.judgeAgreement(human, battles, { ci: 'none' });
+  const consensus: arbiter.Consensus = arbiter.dawidSkene(human);
+  const strength = arbiter.preferenceStrength(human)[0].spread;
+  const net = arbiter.netWinScore(battles, 'a', ['b', 'c']).average;
+  using sampler = new arbiter.PairSampler(battles.models, { strategy: 'fastchat', boost: ['a'], targets: { a: ['b'] } });
+  const [a, b]: [string, string] = sampler.next();
+  sampler.observe(a, b, 'tie');
+  const sim = arbiter.simulateSampling({ ratings: { a: 0, b: 50 }, strategy: 'information-gain', targetWidth: 80 });
+  console.log(tie, p, groups, eq.exploitability, payoff.matrix.length, teams[0][0].mu, agreement.kendall, consensus.priors, strength, net, sim.votes);
+}
+void methods;
