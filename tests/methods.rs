@@ -196,3 +196,70 @@ fn weng_lin_match_from_json_is_openskills_worked_example() {
     assert_eq!(err(json!([[{"mu": 1}]]), Value::Null), "INVALID_OPTION");
     assert_eq!(err(json!([[r]]), Value::Null), "INVALID_OPTION");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Small random arenas: up to 6 models, 1-30 votes, any outcome, 1-3 annotators, a few items.
+    fn arena() -> impl Strategy<Value = Vec<(u8, u8, u8, u8, u8)>> {
+        prop::collection::vec((0u8..6, 0u8..6, 0u8..4, 0u8..3, 0u8..5), 1..30)
+    }
+
+    fn build(list: &[(u8, u8, u8, u8, u8)]) -> Option<Battles> {
+        let mut text = String::from("model_a,model_b,winner,judge,id\n");
+        let labels = ["model_a", "model_b", "tie", "tie (bothbad)"];
+        for &(a, b, w, j, id) in list {
+            if a != b {
+                text.push_str(&format!("m{a},m{b},{},u{j},{id}\n", labels[w as usize]));
+            }
+        }
+        Battles::parse(&text, &arbiter::ParseOptions::default()).ok().filter(|b| !b.is_empty())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Every method on any small arena gives finite output or a typed error (never a panic, NaN or infinity):
+        /// undefeated and winless models, separate groups, all-tie data, single votes.
+        #[test]
+        fn every_method_is_finite_or_a_typed_error(list in arena()) {
+            if let Some(b) = build(&list) {
+                for &method in METHODS {
+                    match methods::run(&b, method, &Value::Null) {
+                        Ok(board) => {
+                            let value = serde_json::to_value(&board).unwrap();
+                            prop_assert!(all_finite(&value), "{method}: {value}");
+                        }
+                        Err(e) => prop_assert!(["EMPTY", "INVALID_OPTION"].contains(&e.code()), "{method}: {e}"),
+                    }
+                }
+                for result in [methods::dawid_skene(&b).map(|c| serde_json::to_value(c).unwrap()),
+                               methods::strength(&b).map(|s| serde_json::to_value(s).unwrap())] {
+                    match result {
+                        Ok(value) => prop_assert!(all_finite(&value), "{value}"),
+                        Err(e) => prop_assert!(e.code() == "EMPTY", "{e}"),
+                    }
+                }
+            }
+        }
+
+        /// The exact Nash solver's lottery is unbeatable on any random skew-symmetric game (odd sizes too).
+        #[test]
+        fn exact_nash_is_unbeatable(n in 1usize..9, entries in prop::collection::vec(-1.0f64..1.0, 64)) {
+            use arbiter::rank::nash::solve_exact;
+            let mut a = vec![0.0; n * n];
+            for i in 0..n {
+                for j in i + 1..n {
+                    a[i * n + j] = entries[i * 8 + j];
+                    a[j * n + i] = -entries[i * 8 + j];
+                }
+            }
+            let eq = solve_exact(&a, n).unwrap();
+            prop_assert!((eq.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+            for i in 0..n {
+                let payoff: f64 = (0..n).map(|j| a[i * n + j] * eq.probabilities[j]).sum();
+                prop_assert!(payoff <= 1e-9, "row {i} beats the lottery by {payoff}");
+            }
+        }
+    }
+}
