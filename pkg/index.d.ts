@@ -408,6 +408,8 @@ export interface Equilibrium {
 }
 /** The maximal lottery of battles, or the equilibrium of a skew-symmetric payoff matrix. */
 export function nash(battles: Battles, options?: NashOptions & ScaleOptions): MethodBoard;
+/** MNPO: the equilibrium against a weighted population of judges (each judge's battles; weight default 1). */
+export function nash(judges: { battles: Battles; weight?: number }[], options?: NashOptions): MethodBoard;
 export function nash(
   game: { matrix: number[][] | ArrayLike<number>; n?: number },
   options?: { beta?: number; solver?: 'exact' | 'extragradient' },

@@ -3,7 +3,7 @@
 // objects. Types and documentation: index.d.ts.
 import initWasm, {
   RawBattles, RawGpu, RawRanking, RawPairSampler, rawAnalyze, rawPlackettLuce, rawJudgeAgreement, rawNetWinScore,
-  rawDawidSkene, rawPreferenceStrength, rawWengLinRate, rawNashMatrix, rawSimulateSampling, rawPreferenceMatrix,
+  rawDawidSkene, rawPreferenceStrength, rawWengLinRate, rawNashMatrix, rawSimulateSampling, rawPreferenceMatrix, RawPopulation,
 } from './wasm/arbiter.js';
 
 let ready = null;
@@ -319,12 +319,22 @@ export function wengLinRate(teams, options = {}) {
 
 /**
  * The Nash equilibrium (maximal lottery). With a Battles: rows with `probability`, `exploitability` of the lottery
- * and of the Bradley-Terry #1 (`btTopExploitability`). With `{matrix, n}` (a skew-symmetric payoff, row-major):
- * the equilibrium of that game (`beta` > 0 for the KL-regularised one).
+ * and of the Bradley-Terry #1 (`btTopExploitability`). With an array of `{battles, weight}` (one per judge): the
+ * equilibrium against the judges' weighted population (MNPO). With `{matrix, n}` (a skew-symmetric payoff,
+ * row-major): the equilibrium of that game (`beta` > 0 for the KL-regularised one).
  */
 export function nash(input, options = {}) {
   requireInit();
   if (input instanceof Battles) return analyze('nash', input, options);
+  if (Array.isArray(input)) {
+    const population = new RawPopulation();
+    try {
+      for (const { battles, weight = 1 } of input) population.add(toBattles(battles), weight);
+      return population.solve(options);
+    } finally {
+      population.free();
+    }
+  }
   const { matrix, n } = input ?? {};
   const flat = Float64Array.from(Array.isArray(matrix) && Array.isArray(matrix[0]) ? matrix.flat() : matrix ?? []);
   const size = n ?? Math.round(Math.sqrt(flat.length));

@@ -240,17 +240,27 @@ impl Context<'_> {
     fn nash(&self, o: &mut Options) -> Result<Board> {
         let mut options = nash::NashBattleOptions { matrix: matrix_options(o)?, ..nash::NashBattleOptions::default() };
         options.nash.beta = o.f64("beta", 0.0)?;
-        let result = nash::nash(self.battles, &options)?;
         let payoff = nash::payoff(self.battles, &options.matrix)?;
-        let n = result.probabilities.len();
-        // Win rate against the lottery: ½ + (A x)_i on NLHF margins (≤ ½, = ½ on the support at β = 0).
-        let against: Vec<f64> = (0..n)
-            .map(|i| (0..n).map(|j| payoff.matrix[i * n + j] * result.probabilities[j]).sum::<f64>())
+        self.nash_board(payoff, &options)
+    }
+
+    /// The Nash board of a payoff over (some of) these battles' models, matched by name.
+    fn nash_board(&self, payoff: nash::Payoff, options: &nash::NashBattleOptions) -> Result<Board> {
+        let (n, matrix, names) = (payoff.n, payoff.matrix.clone(), payoff.models.clone());
+        let result = nash::solve_payoff(payoff, options)?;
+        let id = |name: &str| names.iter().position(|m| m == name).unwrap_or(0);
+        // Win rate against the lottery: ½ + (A x)_i on NLHF margins (≤ ½, = ½ on the support at β = 0); the
+        // expected vote margin on Fishburn's.
+        let against: Vec<f64> = self
+            .battles
+            .models()
+            .iter()
+            .map(|m| (0..n).map(|j| matrix[id(m) * n + j] * result.probabilities[j]).sum::<f64>())
             .map(|v| if options.matrix.margins == nash::Margins::Nlhf { 0.5 + v } else { v })
             .collect();
         let mut rows = self.rows(&against, None);
         for row in &mut rows {
-            row.probability = Some(result.probabilities[self.battles.model_id(&row.model).unwrap_or(0)]);
+            row.probability = Some(result.probabilities[id(&row.model)]);
         }
         sort(&mut rows, |r| r.probability.unwrap_or(0.0) + 1e-6 * r.rating.clamp(-1e5, 1e5) / 1e5);
         let bt = crate::rank::rank(self.battles, &crate::RankOptions::default())?;
@@ -259,8 +269,7 @@ impl Context<'_> {
         board.margins = Some(if options.matrix.margins == nash::Margins::Nlhf { "nlhf" } else { "fishburn" }.into());
         board.unique = Some(result.unique);
         board.iterations = Some(result.iterations);
-        board.bt_top_exploitability =
-            bt.models.first().and_then(|m| self.battles.model_id(&m.model)).map(|m| result.pure_exploitability[m]);
+        board.bt_top_exploitability = bt.models.first().map(|m| result.pure_exploitability[id(&m.model)]);
         board.warnings = result.warnings;
         Ok(board)
     }
@@ -335,6 +344,30 @@ impl Context<'_> {
         board.iterations = Some(fit.iterations);
         Ok(board)
     }
+}
+
+/// The Nash equilibrium against a weighted population of judges (MNPO): `judges` pairs each judge's battles with
+/// its weight; the payoff is the weighted mean of the judges' payoffs on the union of their models (by name), and
+/// the rows' tallies and the Bradley-Terry #1 come from all the judges' battles together. Options as `nash`.
+///
+/// # Errors
+/// `EMPTY` without judges or battles; bad weights or options (`INVALID_OPTION`).
+pub fn nash_population(judges: &[(&Battles, f64)], options: &Value) -> Result<Board> {
+    let mut o = Options::new(options)?;
+    let mut nash_options = nash::NashBattleOptions { matrix: matrix_options(&mut o)?, ..Default::default() };
+    nash_options.nash.beta = o.f64("beta", 0.0)?;
+    o.finish("nash")?;
+    let payoff = nash::population_payoff(judges, &nash_options.matrix)?;
+    let mut all = Battles::new();
+    for (battles, _) in judges {
+        for r in 0..battles.len() {
+            let (a, b, outcome, count) = battles.record(r);
+            all.push(&battles.models()[a], &battles.models()[b], outcome, count)?;
+        }
+    }
+    let tallies = Rows::new(&all, &RowOptions::default()).tallies();
+    let ctx = Context { battles: &all, tallies: &tallies, scale: Scale { per_nat: 400.0 / 10f64.ln(), init: 1000.0 } };
+    ctx.nash_board(payoff, &nash_options)
 }
 
 /// The payoff options: `margins` nlhf | fishburn, `alpha` (Jeffreys ½), `impute` bt | half.

@@ -263,3 +263,26 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn nash_against_a_population_of_judges() {
+    let (gpt4, gpt3) = (common::llmfao("gpt4-crowd-comparisons.csv"), common::llmfao("gpt3-crowd-comparisons.csv"));
+    // One judge of weight 1 is that judge's own equilibrium.
+    let alone = methods::run(&gpt4, "nash", &Value::Null).unwrap();
+    let single = methods::nash_population(&[(&gpt4, 1.0)], &Value::Null).unwrap();
+    for (a, b) in alone.models.iter().zip(&single.models) {
+        assert_eq!(a.model, b.model);
+        assert!((a.probability.unwrap() - b.probability.unwrap()).abs() < 1e-12);
+    }
+    // A weight of 0 removes a judge.
+    let zero = methods::nash_population(&[(&gpt4, 1.0), (&gpt3, 0.0)], &Value::Null).unwrap();
+    assert!((zero.exploitability.unwrap() - alone.exploitability.unwrap()).abs() < 1e-12);
+    let both = methods::nash_population(&[(&gpt4, 0.5), (&gpt3, 0.5)], &json!({"margins": "nlhf"})).unwrap();
+    let value = serde_json::to_value(&both).unwrap();
+    assert!(all_finite(&value));
+    assert_eq!(both.models.len(), 59);
+    assert!((both.models.iter().map(|m| m.probability.unwrap()).sum::<f64>() - 1.0).abs() < 1e-9);
+    assert_eq!(both.battles, 2 * 2139);
+    assert_eq!(methods::nash_population(&[], &Value::Null).unwrap_err().code(), "EMPTY");
+    assert_eq!(methods::nash_population(&[(&gpt4, -1.0)], &Value::Null).unwrap_err().code(), "INVALID_OPTION");
+}

@@ -755,7 +755,55 @@ fn pivot(t: &mut [f64], width: usize, rows: usize, r: usize, c: usize) {
 /// uses the exact simplex when β = 0 and there are at most [`EXACT_LIMIT`] models (exact answer and support, under a
 /// millisecond for 59 models), else the extragradient.
 pub fn nash(battles: &Battles, options: &NashBattleOptions) -> Result<NashResult> {
-    let p = payoff(battles, &options.matrix)?;
+    solve_payoff(payoff(battles, &options.matrix)?, options)
+}
+
+/// The payoff of a weighted population of judges (MNPO): each judge's battles give a payoff over its own models
+/// (with `options`), placed on the union of the models by name (in order of first appearance, judge by judge; a
+/// model a judge never saw has margin 0 against everyone in that judge's matrix), then averaged with the weights
+/// ([`population`]).
+///
+/// # Errors
+/// `EMPTY` without judges; the payoff's and [`population`]'s errors (bad weights).
+pub fn population_payoff(judges: &[(&Battles, f64)], options: &MatrixOptions) -> Result<Payoff> {
+    if judges.is_empty() {
+        return Err(Error::Empty(" (no judges)".into()));
+    }
+    let mut models: Vec<String> = Vec::new();
+    let mut each = Vec::with_capacity(judges.len());
+    for &(battles, weight) in judges {
+        let p = payoff(battles, options)?;
+        for m in &p.models {
+            if !models.contains(m) {
+                models.push(m.clone());
+            }
+        }
+        each.push((weight, p));
+    }
+    let n = models.len();
+    let mut matrices = Vec::with_capacity(each.len());
+    let (mut observed, mut unobserved) = (usize::MAX, 0);
+    for (weight, p) in &each {
+        let at: Vec<usize> = p.models.iter().map(|m| models.iter().position(|u| u == m).unwrap_or(0)).collect();
+        let mut a = vec![0.0; n * n];
+        for i in 0..p.n {
+            for j in 0..p.n {
+                a[at[i] * n + at[j]] = p.matrix[i * p.n + j];
+            }
+        }
+        observed = observed.min(p.observed_pairs);
+        unobserved = unobserved.max(p.unobserved_pairs + (n * (n - 1) - p.n * (p.n - 1)) / 2);
+        matrices.push((*weight, a));
+    }
+    let matrix = population(&matrices)?;
+    Ok(Payoff { models, n, matrix, margins: options.margins, observed_pairs: observed, unobserved_pairs: unobserved })
+}
+
+/// The equilibrium of a payoff built from battles, with the solver `options` ask for (see [`nash`]).
+///
+/// # Errors
+/// As [`nash`].
+pub fn solve_payoff(p: Payoff, options: &NashBattleOptions) -> Result<NashResult> {
     let o = &options.nash;
     check_beta(o.beta)?;
     let solver = match options.solver {

@@ -118,3 +118,29 @@ pub fn simulate_sampling(options: JsValue) -> Result<JsValue, JsValue> {
     let options = json(options, "options")?;
     out(methods::simulate(&options))
 }
+
+/// Judges collected for a Nash equilibrium against their weighted population (MNPO): `add(battles, weight)` copies
+/// each judge's battles; `solve(options)` returns the board. Long-lived: `free()`.
+#[wasm_bindgen(js_name = RawPopulation)]
+#[derive(Default)]
+pub struct JsPopulation {
+    judges: Vec<(crate::Battles, f64)>,
+}
+
+#[wasm_bindgen(js_class = RawPopulation)]
+impl JsPopulation {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> JsPopulation {
+        JsPopulation::default()
+    }
+
+    pub fn add(&mut self, battles: &JsBattles, weight: f64) {
+        self.judges.push((battles.inner.clone(), weight));
+    }
+
+    pub fn solve(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        let options = json(options, "options")?;
+        let judges: Vec<(&crate::Battles, f64)> = self.judges.iter().map(|(b, w)| (b, *w)).collect();
+        out(methods::nash_population(&judges, &options))
+    }
+}

@@ -358,6 +358,11 @@ tests.push(['judges, annotators and samplers: GPT-4 vs the crowd, Dawid-Skene, s
     assert(a.items === 2139 && a.votes === 8931, `items ${a.items}`);
     close(a.agreementWithTies, 0.4148471615720524, 1e-12, 'agreement with ties');
     close(a.spearman, 0.7309175920514319, 1e-9, 'Spearman');
+    const gpt3 = arbiter.Battles.parse(await env.load('../shared/data/llmfao/gpt3-crowd-comparisons.csv'), MAPPING);
+    const population = arbiter.nash([{ battles: gpt4, weight: 0.5 }, { battles: gpt3, weight: 0.5 }]);
+    gpt3.free();
+    assert(population.models.length === 59 && population.battles === 2 * 2139, 'population of two judges');
+    close(population.models.reduce((s, m) => s + m.probability, 0), 1, 1e-9, 'population lottery');
     const ds = arbiter.dawidSkene(crowd);
     assert(ds.items.length === 2139 && ds.annotators.length === 124, 'Dawid-Skene sizes');
     assert(arbiter.preferenceStrength(crowd).length === 2139, 'strength items');
