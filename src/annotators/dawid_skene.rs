@@ -95,108 +95,117 @@ pub fn fit(
     options: &DawidSkeneOptions,
 ) -> Result<DawidSkene> {
     validate(items, annotators, classes, options)?;
-    let alpha = options.smoothing;
+    let shape = Shape { annotators, classes, alpha: options.smoothing };
     // Start: soft majority vote.
-    let t: Vec<Vec<f64>> = items
-        .iter()
-        .map(|votes| {
-            let mut row = vec![0.0; classes];
-            for &(_, l) in votes {
-                row[l] += 1.0;
-            }
-            let sum: f64 = row.iter().sum();
-            row.iter().map(|x| if sum > 0.0 { x / sum } else { 1.0 / classes as f64 }).collect()
-        })
-        .collect();
-    let start = m_step(items, &t, annotators, classes, alpha);
-    let mut em = Em { items, t, annotators, classes, alpha, steps: 0 };
+    let mut t = vec![0.0; items.len() * classes];
+    for (votes, row) in items.iter().zip(t.chunks_mut(classes)) {
+        for &(_, l) in votes {
+            row[l] += 1.0;
+        }
+        let sum: f64 = row.iter().sum();
+        for x in row.iter_mut() {
+            *x = if sum > 0.0 { *x / sum } else { 1.0 / classes as f64 };
+        }
+    }
+    let mut start = vec![0.0; shape.len()];
+    m_step(items, &t, shape, &mut start);
+    let mut em = Em { items, t, shape, steps: 0, scratch: vec![0.0; annotators * classes * classes] };
     let (params, iterations) = em.squarem(start, options);
-    let (priors, confusion) = params;
-    let log_likelihood = e_step(items, &priors, &confusion, &mut em.t);
-    Ok(DawidSkene { priors, confusion, posteriors: em.t, iterations: iterations.max(1), log_likelihood })
+    let log_likelihood = e_step(items, &params, shape, &mut em.t, &mut em.scratch);
+    let c = classes;
+    let confusion =
+        (0..annotators).map(|k| (0..c).map(|row| params[c + (k * c + row) * c..][..c].to_vec()).collect()).collect();
+    Ok(DawidSkene {
+        priors: params[..c].to_vec(),
+        confusion,
+        posteriors: em.t.chunks(c).map(<[f64]>::to_vec).collect(),
+        iterations: iterations.max(1),
+        log_likelihood,
+    })
 }
 
-type Params = (Vec<f64>, Vec<Vec<Vec<f64>>>);
+/// The sizes of the parameter vector: C priors, then Π_k[c][l] at C + (k·C + c)·C + l.
+#[derive(Clone, Copy)]
+struct Shape {
+    annotators: usize,
+    classes: usize,
+    alpha: f64,
+}
+
+impl Shape {
+    fn len(self) -> usize {
+        self.classes + self.annotators * self.classes * self.classes
+    }
+}
 
 /// The EM map and its SQUAREM acceleration (Varadhan & Roland 2008, scheme S3): two EM steps give r = θ₁ − θ₀ and
 /// v = θ₂ − 2θ₁ + θ₀; the extrapolation θ₀ − 2αr + α²v with α = −‖r‖/‖v‖ (at most −1) is projected back onto the
 /// probability simplices and stabilised by one more EM step, and kept only if it does not lower the likelihood
-/// (else the plain θ₂ is). It reaches the EM fixed point in several times fewer EM steps: LLMFAO's 2139 items
-/// need 30-40 instead of 124.
+/// (else the plain θ₂ is). It reaches the EM fixed point in about half the EM steps with a higher likelihood:
+/// LLMFAO's 2139 items take 64 instead of 124.
 struct Em<'a> {
     items: &'a [Vec<(usize, usize)>],
-    t: Vec<Vec<f64>>,
-    annotators: usize,
-    classes: usize,
-    alpha: f64,
+    /// Posteriors, item-major.
+    t: Vec<f64>,
+    shape: Shape,
     steps: usize,
+    scratch: Vec<f64>,
 }
 
 impl Em<'_> {
-    /// One EM step from `params`: the log-likelihood at `params` and the next parameters.
-    fn step(&mut self, params: &Params) -> (f64, Params) {
+    /// One EM step from `params` into `next`: returns the log-likelihood at `params`.
+    fn step(&mut self, params: &[f64], next: &mut [f64]) -> f64 {
         self.steps += 1;
-        let ll = e_step(self.items, &params.0, &params.1, &mut self.t);
-        (ll, m_step(self.items, &self.t, self.annotators, self.classes, self.alpha))
+        let ll = e_step(self.items, params, self.shape, &mut self.t, &mut self.scratch);
+        m_step(self.items, &self.t, self.shape, next);
+        ll
     }
 
-    fn squarem(&mut self, mut theta: Params, options: &DawidSkeneOptions) -> (Params, usize) {
+    fn squarem(&mut self, mut theta: Vec<f64>, options: &DawidSkeneOptions) -> (Vec<f64>, usize) {
+        let len = theta.len();
+        let (mut theta1, mut theta2, mut stabilised) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+        let mut jump = vec![0.0; len];
         let mut previous = f64::NEG_INFINITY;
         while self.steps < options.max_iterations {
-            let (ll0, theta1) = self.step(&theta);
+            let ll0 = self.step(&theta, &mut theta1);
             if (ll0 - previous).abs() <= options.tolerance * ll0.abs() {
                 break;
             }
             previous = ll0;
-            let (ll1, theta2) = self.step(&theta1);
-            let (x0, x1, x2) = (flat(&theta), flat(&theta1), flat(&theta2));
-            let r: Vec<f64> = x1.iter().zip(&x0).map(|(a, b)| a - b).collect();
-            let v: Vec<f64> = x2.iter().zip(&x1).zip(&r).map(|((a, b), r)| a - b - r).collect();
-            let (rr, vv) = (dot(&r, &r), dot(&v, &v));
+            let ll1 = self.step(&theta1, &mut theta2);
+            let (mut rr, mut vv) = (0.0, 0.0);
+            for i in 0..len {
+                let r = theta1[i] - theta[i];
+                let v = theta2[i] - 2.0 * theta1[i] + theta[i];
+                rr += r * r;
+                vv += v * v;
+            }
             let alpha = if vv > 0.0 { (-(rr / vv).sqrt()).min(-1.0) } else { -1.0 };
-            let jump: Vec<f64> =
-                x0.iter().zip(&r).zip(&v).map(|((x, r), v)| x - 2.0 * alpha * r + alpha * alpha * v).collect();
-            let candidate = self.unflat(&jump);
-            let (ll_jump, stabilised) = self.step(&candidate);
-            theta = if ll_jump.is_finite() && ll_jump >= ll1 { stabilised } else { theta2 };
+            for i in 0..len {
+                let r = theta1[i] - theta[i];
+                let v = theta2[i] - 2.0 * theta1[i] + theta[i];
+                jump[i] = theta[i] - 2.0 * alpha * r + alpha * alpha * v;
+            }
+            self.project(&mut jump);
+            let ll_jump = self.step(&jump, &mut stabilised);
+            if ll_jump.is_finite() && ll_jump >= ll1 {
+                std::mem::swap(&mut theta, &mut stabilised);
+            } else {
+                std::mem::swap(&mut theta, &mut theta2);
+            }
         }
         (theta, self.steps)
     }
 
-    /// Parameters from a flat vector, each distribution clamped to ≥ 1e-12 and renormalised.
-    fn unflat(&self, x: &[f64]) -> Params {
-        let c = self.classes;
-        let mut priors = x[..c].to_vec();
-        clamp(&mut priors);
-        let confusion = (0..self.annotators)
-            .map(|k| {
-                (0..c)
-                    .map(|row| {
-                        let at = c + (k * c + row) * c;
-                        let mut r = x[at..at + c].to_vec();
-                        clamp(&mut r);
-                        r
-                    })
-                    .collect()
-            })
-            .collect();
-        (priors, confusion)
+    /// Clamps every probability to ≥ 1e-12 and renormalises each distribution.
+    fn project(&self, x: &mut [f64]) {
+        for row in x.chunks_mut(self.shape.classes) {
+            for p in row.iter_mut() {
+                *p = if p.is_finite() { p.max(1e-12) } else { 1e-12 };
+            }
+            normalise(row);
+        }
     }
-}
-
-fn flat(params: &Params) -> Vec<f64> {
-    params.0.iter().chain(params.1.iter().flatten().flatten()).copied().collect()
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn clamp(row: &mut [f64]) {
-    for x in row.iter_mut() {
-        *x = if x.is_finite() { x.max(1e-12) } else { 1e-12 };
-    }
-    normalise(row);
 }
 
 fn validate(
@@ -241,50 +250,43 @@ fn validate(
     Ok(())
 }
 
-/// Smoothed priors and confusion matrices from the posteriors `t`.
-fn m_step(
-    items: &[Vec<(usize, usize)>],
-    t: &[Vec<f64>],
-    annotators: usize,
-    classes: usize,
-    alpha: f64,
-) -> (Vec<f64>, Vec<Vec<Vec<f64>>>) {
-    let mut priors = vec![alpha; classes];
-    let mut confusion = vec![vec![vec![alpha; classes]; classes]; annotators];
-    for (votes, row) in items.iter().zip(t) {
-        for (p, x) in priors.iter_mut().zip(row) {
+/// Smoothed priors and confusion matrices from the posteriors `t`, written into `out`.
+fn m_step(items: &[Vec<(usize, usize)>], t: &[f64], shape: Shape, out: &mut [f64]) {
+    let c = shape.classes;
+    out.fill(shape.alpha);
+    for (votes, row) in items.iter().zip(t.chunks(c)) {
+        for (p, x) in out[..c].iter_mut().zip(row) {
             *p += x;
         }
         for &(k, l) in votes {
-            for (c, x) in row.iter().enumerate() {
-                confusion[k][c][l] += x;
+            for (j, x) in row.iter().enumerate() {
+                out[c + (k * c + j) * c + l] += x;
             }
         }
     }
-    normalise(&mut priors);
-    confusion.iter_mut().flatten().for_each(|row| normalise(row));
-    (priors, confusion)
+    for row in out.chunks_mut(c) {
+        normalise(row);
+    }
 }
 
-/// Posteriors (written into `t`) and the marginal log-likelihood.
-fn e_step(items: &[Vec<(usize, usize)>], priors: &[f64], confusion: &[Vec<Vec<f64>>], t: &mut [Vec<f64>]) -> f64 {
-    let classes = priors.len();
-    // log Π_k[c][l] flat at (k·C + l)·C + c, so one vote reads C neighbours.
-    let mut log_confusion = vec![0.0; confusion.len() * classes * classes];
-    for (k, m) in confusion.iter().enumerate() {
-        for (c, row) in m.iter().enumerate() {
-            for (l, x) in row.iter().enumerate() {
-                log_confusion[(k * classes + l) * classes + c] = x.ln();
+/// Posteriors (written into `t`) and the marginal log-likelihood at `params`.
+fn e_step(items: &[Vec<(usize, usize)>], params: &[f64], shape: Shape, t: &mut [f64], scratch: &mut [f64]) -> f64 {
+    let c = shape.classes;
+    // log Π_k[j][l] at (k·C + l)·C + j, so one vote reads C neighbours.
+    for k in 0..shape.annotators {
+        for j in 0..c {
+            for l in 0..c {
+                scratch[(k * c + l) * c + j] = params[c + (k * c + j) * c + l].ln();
             }
         }
     }
-    let log_priors: Vec<f64> = priors.iter().map(|p| p.ln()).collect();
+    let log_priors: Vec<f64> = params[..c].iter().map(|p| p.ln()).collect();
     let mut total = 0.0;
-    for (votes, row) in items.iter().zip(t.iter_mut()) {
+    for (votes, row) in items.iter().zip(t.chunks_mut(c)) {
         row.copy_from_slice(&log_priors);
         for &(k, l) in votes {
-            let at = (k * classes + l) * classes;
-            for (x, lc) in row.iter_mut().zip(&log_confusion[at..at + classes]) {
+            let at = (k * c + l) * c;
+            for (x, lc) in row.iter_mut().zip(&scratch[at..at + c]) {
                 *x += lc;
             }
         }
