@@ -393,8 +393,10 @@ export interface NashOptions {
   alpha?: number;
   /** Pairs that never met: Bradley-Terry's prediction (default) or ½. */
   impute?: 'bt' | 'half';
-  /** KL regularisation towards the uniform lottery (default 0). */
+  /** KL regularisation strength towards the reference lottery `mu` (default 0). */
   beta?: number;
+  /** The reference lottery of the regularised game, {model: weight} (default uniform). */
+  mu?: Record<string, number>;
 }
 /** The equilibrium of a payoff matrix. */
 export interface Equilibrium {
@@ -412,13 +414,13 @@ export function nash(battles: Battles, options?: NashOptions & ScaleOptions): Me
 export function nash(judges: { battles: Battles; weight?: number }[], options?: NashOptions): MethodBoard;
 export function nash(
   game: { matrix: number[][] | ArrayLike<number>; n?: number },
-  options?: { beta?: number; solver?: 'exact' | 'extragradient' },
+  options?: { beta?: number; mu?: number[]; solver?: 'exact' | 'extragradient' },
 ): Equilibrium;
 
 /** The payoff matrix `nash` solves (row-major n×n; A_ij = i's margin over j, A_ji = −A_ij). */
 export function preferenceMatrix(
   battles: Battles,
-  options?: Omit<NashOptions, 'beta'>,
+  options?: Omit<NashOptions, 'beta' | 'mu'>,
 ): { models: string[]; n: number; matrix: number[]; margins: 'nlhf' | 'fishburn'; observedPairs: number; unobservedPairs: number };
 
 /** GPM preference embeddings: k (default 1) blocks, BT + GPM hybrid by default, L2 prior `l2` (default 10). */

@@ -338,10 +338,10 @@ export function nash(input, options = {}) {
   const { matrix, n } = input ?? {};
   const flat = Float64Array.from(Array.isArray(matrix) && Array.isArray(matrix[0]) ? matrix.flat() : matrix ?? []);
   const size = n ?? Math.round(Math.sqrt(flat.length));
-  const { beta = 0, solver = beta > 0 ? 'extragradient' : 'exact', ...rest } = options;
-  if (Object.keys(rest).length > 0) throw arbiterError('INVALID_OPTION', `invalid option \`${Object.keys(rest)[0]}\`: a matrix takes beta and solver`);
+  const { beta = 0, mu, solver = beta > 0 || mu ? 'extragradient' : 'exact', ...rest } = options;
+  if (Object.keys(rest).length > 0) throw arbiterError('INVALID_OPTION', `invalid option \`${Object.keys(rest)[0]}\`: a matrix takes beta, mu and solver`);
   if (!['exact', 'extragradient'].includes(solver)) throw arbiterError('INVALID_OPTION', `invalid option \`solver\`: \`${solver}\` is not exact or extragradient`);
-  return rawNashMatrix(flat, size, beta, solver === 'exact');
+  return rawNashMatrix(flat, size, beta, mu === undefined ? undefined : Float64Array.from(mu), solver === 'exact');
 }
 
 /** The payoff matrix `nash` solves: `matrix` row-major n×n, A_ij = i's margin over j (NLHF: P̂_ij − ½). */

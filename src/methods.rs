@@ -241,6 +241,7 @@ impl Context<'_> {
         let mut options = nash::NashBattleOptions { matrix: matrix_options(o)?, ..nash::NashBattleOptions::default() };
         options.nash.beta = o.f64("beta", 0.0)?;
         let payoff = nash::payoff(self.battles, &options.matrix)?;
+        options.nash.mu = reference(o, &payoff.models)?;
         self.nash_board(payoff, &options)
     }
 
@@ -356,8 +357,9 @@ pub fn nash_population(judges: &[(&Battles, f64)], options: &Value) -> Result<Bo
     let mut o = Options::new(options)?;
     let mut nash_options = nash::NashBattleOptions { matrix: matrix_options(&mut o)?, ..Default::default() };
     nash_options.nash.beta = o.f64("beta", 0.0)?;
-    o.finish("nash")?;
     let payoff = nash::population_payoff(judges, &nash_options.matrix)?;
+    nash_options.nash.mu = reference(&mut o, &payoff.models)?;
+    o.finish("nash")?;
     let mut all = Battles::new();
     for (battles, _) in judges {
         for r in 0..battles.len() {
@@ -368,6 +370,26 @@ pub fn nash_population(judges: &[(&Battles, f64)], options: &Value) -> Result<Bo
     let tallies = Rows::new(&all, &RowOptions::default()).tallies();
     let ctx = Context { battles: &all, tallies: &tallies, scale: Scale { per_nat: 400.0 / 10f64.ln(), init: 1000.0 } };
     ctx.nash_board(payoff, &nash_options)
+}
+
+/// The KL reference μ of the regularised game, `mu`: {model: weight} (positive; normalised; every model named).
+fn reference(o: &mut Options, models: &[String]) -> Result<Option<Vec<f64>>> {
+    let Some(value) = o.take("mu") else { return Ok(None) };
+    let Value::Object(map) = value else {
+        return Err(Error::option("mu", "expected an object {model: weight}"));
+    };
+    let mut mu = vec![f64::NAN; models.len()];
+    for (name, w) in &map {
+        let m = models
+            .iter()
+            .position(|x| x == name)
+            .ok_or_else(|| Error::UnknownModel { model: name.clone(), option: "mu" })?;
+        mu[m] = w.as_f64().ok_or_else(|| Error::option("mu", format!("`{name}` has no numeric weight")))?;
+    }
+    if let Some(m) = mu.iter().position(|w| w.is_nan()) {
+        return Err(Error::option("mu", format!("no weight for model `{}`", models[m])));
+    }
+    Ok(Some(mu))
 }
 
 /// The payoff options: `margins` nlhf | fishburn, `alpha` (Jeffreys ½), `impute` bt | half.

@@ -286,3 +286,19 @@ fn nash_against_a_population_of_judges() {
     assert_eq!(methods::nash_population(&[], &Value::Null).unwrap_err().code(), "EMPTY");
     assert_eq!(methods::nash_population(&[(&gpt4, -1.0)], &Value::Null).unwrap_err().code(), "INVALID_OPTION");
 }
+
+#[test]
+fn nash_kl_reference_by_name() {
+    let battles = crowd();
+    let models = battles.models().to_vec();
+    // A reference concentrated on GPT 4 pulls the regularised lottery towards it.
+    let mu: serde_json::Map<String, Value> =
+        models.iter().map(|m| (m.clone(), json!(if m == "GPT 4" { 50.0 } else { 1.0 }))).collect();
+    let plain = methods::run(&battles, "nash", &json!({"beta": 0.05})).unwrap();
+    let pulled = methods::run(&battles, "nash", &json!({"beta": 0.05, "mu": mu})).unwrap();
+    let p = |b: &methods::Board| b.models.iter().find(|m| m.model == "GPT 4").unwrap().probability.unwrap();
+    assert!(p(&pulled) > p(&plain) + 0.05, "{} vs {}", p(&pulled), p(&plain));
+    let err = |o: Value| methods::run(&battles, "nash", &o).unwrap_err().code();
+    assert_eq!(err(json!({"beta": 0.1, "mu": {"GPT 4": 1}})), "INVALID_OPTION");
+    assert_eq!(err(json!({"beta": 0.1, "mu": {"nobody": 1}})), "UNKNOWN_MODEL");
+}

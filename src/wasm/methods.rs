@@ -75,14 +75,15 @@ pub fn preference_matrix(battles: &JsBattles, options: JsValue) -> Result<JsValu
     out(methods::payoff(&battles.inner, &options))
 }
 
-/// The Nash equilibrium of a skew-symmetric payoff matrix (n×n, row-major), `{beta, solver}`.
+/// The Nash equilibrium of a skew-symmetric payoff matrix (n×n, row-major): exact, or extragradient with KL
+/// strength `beta` towards `mu` (default uniform).
 #[wasm_bindgen(js_name = rawNashMatrix)]
-pub fn nash_matrix(matrix: &[f64], n: usize, beta: f64, exact: bool) -> Result<JsValue, JsValue> {
+pub fn nash_matrix(matrix: &[f64], n: usize, beta: f64, mu: Option<Vec<f64>>, exact: bool) -> Result<JsValue, JsValue> {
     use crate::rank::nash;
     if exact {
         return out(nash::solve_exact(matrix, n));
     }
-    out(nash::solve(matrix, n, &nash::NashOptions { beta, ..nash::NashOptions::default() }))
+    out(nash::solve(matrix, n, &nash::NashOptions { beta, mu, ..nash::NashOptions::default() }))
 }
 
 /// A pair sampler for an arena client (long-lived: `free()`).

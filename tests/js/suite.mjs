@@ -331,6 +331,9 @@ tests.push(['Nash on payoff matrices: rock-paper-scissors, the weighted cycle, t
   [1 / 7, 2 / 7, 4 / 7].forEach((p, i) => close(arbiter.nash({ matrix: cycle }).probabilities[i], p, 1e-12, 'cycle'));
   const reg = arbiter.nash({ matrix: cycle }, { beta: 0.1 });
   [0.28131, 0.19767, 0.52102].forEach((p, i) => close(reg.probabilities[i], p, 1e-5, 'regularised'));
+  // A reference lottery leaning on C pulls the regularised equilibrium towards C.
+  const leaning = arbiter.nash({ matrix: cycle }, { beta: 0.1, mu: [0.1, 0.1, 0.8] });
+  assert(leaning.probabilities[2] > reg.probabilities[2] + 0.05, `μ pulls: ${leaning.probabilities}`);
   await throwsCode(() => arbiter.nash({ matrix: [[0, 1], [1, 0]] }), 'INVALID_OPTION');
   await throwsCode(() => arbiter.nash({ matrix: cycle }, { solver: 'magic' }), 'INVALID_OPTION');
 }]);

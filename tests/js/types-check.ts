@@ -46,7 +46,7 @@ async function methods(battles: arbiter.Battles, human: arbiter.Battles): Promis
     arbiter.plackettLuce(battles, { alpha: 0.5 }),
     arbiter.plackettLuce([['a', 'b', 'c'], { chosen: 'a', among: ['b'] }]),
     arbiter.wengLin(battles, { model: 'thurstone-mosteller-full' }),
-    arbiter.nash(battles, { margins: 'fishburn', impute: 'half' }),
+    arbiter.nash(battles, { margins: 'fishburn', impute: 'half', beta: 0.1, mu: { a: 1, b: 2 } }),
     arbiter.nash([{ battles, weight: 2 }, { battles: human }], { beta: 0.01 }),
     arbiter.gpm(battles, { k: 2, hybrid: false }),
     arbiter.mixture(battles, { groups: 3, soft: true }),
@@ -55,7 +55,7 @@ async function methods(battles: arbiter.Battles, human: arbiter.Battles): Promis
   const tie: number | undefined = boards[0].tie;
   const p: number | undefined = boards[5].models[0].probability;
   const groups = boards[8].groups?.map((g) => g.models.length);
-  const eq: arbiter.Equilibrium = arbiter.nash({ matrix: [[0, 1], [-1, 0]] }, { beta: 0.1 });
+  const eq: arbiter.Equilibrium = arbiter.nash({ matrix: [[0, 1], [-1, 0]] }, { beta: 0.1, mu: [0.5, 0.5] });
   const payoff = arbiter.preferenceMatrix(battles, { margins: 'nlhf' });
   const teams: arbiter.WengLinRating[][] = arbiter.wengLinRate([[{ mu: 25, sigma: 8 }], [{ mu: 25, sigma: 8 }]], { ranks: [1, 2] });
   const agreement: arbiter.Agreement = arbiter.judgeAgreement(human, battles, { ci: 'none' });
