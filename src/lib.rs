@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod judge;
 mod linalg;
 pub mod methods;
+pub mod nn;
 pub mod rank;
 pub mod rng;
 pub mod sampling;

@@ -83,3 +83,27 @@ pub fn style_golden() -> serde_json::Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/llmfao-style.json");
     serde_json::from_str(&read(&path)).expect("style golden JSON")
 }
+
+/// The folder of a model installed by scripts/setup.sh (ARBITER_MODELS, default ~/.cache/arbiter/models).
+pub fn model_dir(name: &str) -> PathBuf {
+    let root = std::env::var_os("ARBITER_MODELS").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/arbiter/models"),
+        PathBuf::from,
+    );
+    root.join(name)
+}
+
+/// all-MiniLM-L6-v2 as installed by scripts/setup.sh.
+pub fn minilm() -> arbiter::nn::Encoder {
+    let dir = model_dir("all-MiniLM-L6-v2");
+    let bytes = |f: &str| {
+        std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", dir.join(f).display()))
+    };
+    arbiter::nn::Encoder::from_bytes(
+        &bytes("config.json"),
+        &bytes("model.safetensors"),
+        &bytes("tokenizer.json"),
+        Some(&bytes("sentence_bert_config.json")),
+    )
+    .expect("all-MiniLM-L6-v2 loads")
+}
