@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'GPU'
   | 'NOT_INITIALIZED'
   | 'FREED'
-  | 'BUSY';
+  | 'BUSY'
+  | 'MODEL';
 
 /** The errors arbiter throws. */
 export interface ArbiterError extends Error {
@@ -494,3 +495,28 @@ export class PairSampler {
 export function simulateSampling(
   options: { ratings: Record<string, number>; targetWidth?: number; maxVotes?: number } & SamplerOptions,
 ): { votes: number; reached: boolean; widths: [number, number][] };
+
+// ---- Local embeddings
+
+/** The files of a sentence-transformers model, as bytes (or text for the JSON files). */
+export interface ModelFiles {
+  config: Uint8Array | string;
+  weights: Uint8Array | ArrayBuffer;
+  tokenizer: Uint8Array | string;
+  /** sentence_bert_config.json (its max_seq_length); optional. */
+  sentenceConfig?: Uint8Array | string;
+}
+
+/** A BERT-family sentence encoder (mean pooling, L2 norm), on the CPU. Long-lived: call `free()`. */
+export class Encoder {
+  /** From a folder (Node), a base URL (fetched with progress) or the files' bytes. */
+  static load(
+    source: string | URL | ModelFiles,
+    options?: { onProgress?: (p: { file: string; loaded: number; total: number }) => void },
+  ): Promise<Encoder>;
+  readonly dimension: number;
+  /** Unit-length embeddings, one per text. */
+  embed(texts: string | string[]): Float32Array[];
+  free(): void;
+  [Symbol.dispose](): void;
+}

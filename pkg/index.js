@@ -3,7 +3,7 @@
 // objects. Types and documentation: index.d.ts.
 import initWasm, {
   RawBattles, RawGpu, RawRanking, RawPairSampler, rawAnalyze, rawPlackettLuce, rawJudgeAgreement, rawNetWinScore,
-  rawDawidSkene, rawPreferenceStrength, rawWengLinRate, rawNashMatrix, rawSimulateSampling, rawPreferenceMatrix, RawPopulation,
+  rawDawidSkene, rawPreferenceStrength, rawWengLinRate, rawNashMatrix, rawSimulateSampling, rawPreferenceMatrix, RawPopulation, RawEncoder,
 } from './wasm/arbiter.js';
 
 let ready = null;
@@ -428,4 +428,100 @@ export class PairSampler {
 export function simulateSampling(options) {
   requireInit();
   return rawSimulateSampling(options);
+}
+
+// ---- Local embeddings: a sentence encoder that runs in this process or page (the text never leaves it).
+
+const MODEL_FILES = { config: 'config.json', weights: 'model.safetensors', tokenizer: 'tokenizer.json', sentenceConfig: 'sentence_bert_config.json' };
+
+/** Reads one model file from a folder (Node) or a base URL (fetch, with progress); `optional` files may be absent. */
+async function readModelFile(base, name, optional, onProgress) {
+  if (isNode && !/^https?:/.test(String(base))) {
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const dir = base instanceof URL ? base.pathname : String(base);
+    try {
+      const bytes = new Uint8Array(await readFile(join(dir, name)));
+      onProgress?.({ file: name, loaded: bytes.length, total: bytes.length });
+      return bytes;
+    } catch (e) {
+      if (optional) return undefined;
+      throw arbiterError('MODEL', `model: cannot read ${name} in ${dir}: ${e.message}`);
+    }
+  }
+  const url = new URL(name, String(base).endsWith('/') ? String(base) : `${base}/`);
+  const response = await fetch(url);
+  if (!response.ok) {
+    if (optional) return undefined;
+    throw arbiterError('MODEL', `model: ${name}: HTTP ${response.status} from ${url}`);
+  }
+  const total = Number(response.headers.get('content-length')) || 0;
+  const chunks = [];
+  let loaded = 0;
+  for await (const chunk of response.body) {
+    chunks.push(chunk);
+    loaded += chunk.length;
+    onProgress?.({ file: name, loaded, total });
+  }
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return bytes;
+}
+
+const asBytes = (x) => (typeof x === 'string' ? new TextEncoder().encode(x) : x instanceof Uint8Array ? x : new Uint8Array(x));
+
+/** A BERT-family sentence encoder (sentence-transformers pooling). Long-lived: call `free()` when done. */
+export class Encoder {
+  #raw;
+  constructor(raw) {
+    this.#raw = raw;
+  }
+
+  /**
+   * Loads a model from a folder (Node), a base URL (its files are fetched, `onProgress({file, loaded, total})`), or
+   * the files' bytes `{config, weights, tokenizer, sentenceConfig?}`.
+   */
+  static async load(source, { onProgress } = {}) {
+    await init();
+    let files = source;
+    if (typeof source === 'string' || source instanceof URL) {
+      files = {};
+      for (const [key, name] of Object.entries(MODEL_FILES)) {
+        files[key] = await readModelFile(source, name, key === 'sentenceConfig', onProgress);
+      }
+    }
+    for (const key of ['config', 'weights', 'tokenizer']) {
+      if (!files?.[key]) throw arbiterError('MODEL', `model: ${MODEL_FILES[key]} is missing`);
+    }
+    return new Encoder(RawEncoder.load(asBytes(files.config), asBytes(files.weights), asBytes(files.tokenizer),
+      files.sentenceConfig ? asBytes(files.sentenceConfig) : undefined));
+  }
+
+  /** The embedding dimension. */
+  get dimension() { return this.#live().dimension; }
+
+  /** Unit-length sentence embeddings, one Float32Array per text. */
+  embed(texts) {
+    const list = typeof texts === 'string' ? [texts] : [...texts];
+    const flat = this.#live().embed(list);
+    const d = this.dimension;
+    return list.map((_, i) => flat.subarray(i * d, (i + 1) * d));
+  }
+
+  free() {
+    if (this.#raw) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+  [Symbol.dispose]() { this.free(); }
+
+  #live() {
+    if (!this.#raw) throw arbiterError('FREED', 'this encoder was freed');
+    return this.#raw;
+  }
 }

@@ -27,12 +27,13 @@ step "TypeScript declarations (tsc --strict)"
 node_modules/.bin/tsc -p tests/js/tsconfig.json
 
 step "examples"
-cargo build -q --release --example leaderboard --example judge_agreement
+cargo build -q --release --example leaderboard --example judge_agreement --example reward
 node --test tests/js/examples.mjs
 
 step "JS suite in Node (WebGPU from Dawn on SwiftShader)"
 VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json NODE_OPTIONS="--import ./tests/js/webgpu-node.mjs" \
   node --test tests/js/node.mjs
+node --test tests/js/encoder.mjs
 
 step "JS suite in headless Chromium (page and Worker, WebGPU on SwiftShader)"
 node --test tests/js/browser.mjs

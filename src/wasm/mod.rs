@@ -7,6 +7,7 @@
 #[cfg(feature = "gpu")]
 mod gpu;
 mod methods;
+mod nn;
 mod options;
 
 use wasm_bindgen::prelude::*;

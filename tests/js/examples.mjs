@@ -169,3 +169,23 @@ test('judge_agreement: the Rust and Node examples print the same agreement (GPT-
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^error\[INVALID_OPTION\]/);
 });
+
+test('reward: the Rust and Node examples print the same embeddings (first 8 dimensions, unit norms)', () => {
+  const models = process.env.ARBITER_MODELS ?? join(process.env.HOME ?? '', '.cache/arbiter/models');
+  const dir = mkdtempSync(join(tmpdir(), 'arbiter-'));
+  const file = join(dir, 'texts.txt');
+  writeFileSync(file, 'Explain quantum field theory to a high-school student.\nA haiku about kubernetes.\n\nÜnïcödé 日本語\n');
+  const args = ['--model', join(models, 'all-MiniLM-L6-v2'), '--texts', file, '--json'];
+  const r = spawnSync(join(root, 'target/release/examples/reward'), args, { encoding: 'utf8' });
+  const n = spawnSync(process.execPath, [join(root, 'examples/reward.mjs'), ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(n.status, 0, n.stderr);
+  const [a, b] = [JSON.parse(r.stdout), JSON.parse(n.stdout)];
+  assert.equal(a.texts.length, 4);
+  for (const t of a.texts) assert.ok(Math.abs(t.norm - 1) < 1e-5 && t.head.length === 8);
+  // f32 products in a different order (native vs wasm SIMD): equal to 1e-5.
+  closeJson(a, b, 'reward', 1e-5);
+  const gpu = spawnSync(join(root, 'target/release/examples/reward'), [...args, '--device', 'gpu'], { encoding: 'utf8' });
+  assert.equal(gpu.status, 2);
+  assert.match(gpu.stderr, /^error\[GPU\]/);
+});

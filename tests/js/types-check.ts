@@ -69,3 +69,12 @@ async function methods(battles: arbiter.Battles, human: arbiter.Battles): Promis
   console.log(tie, p, groups, eq.exploitability, payoff.matrix.length, teams[0][0].mu, agreement.kendall, consensus.priors, strength, net, sim.votes);
 }
 void methods;
+
+async function embeddings(): Promise<void> {
+  using encoder = await arbiter.Encoder.load('/models/all-MiniLM-L6-v2', { onProgress: ({ file, loaded, total }) => void [file, loaded / total] });
+  const rows: Float32Array[] = encoder.embed(['a text', 'another']);
+  const fromBytes = await arbiter.Encoder.load({ config: '{}', weights: new Uint8Array(0), tokenizer: '{}' });
+  console.log(rows[0][0], encoder.dimension, fromBytes.dimension);
+  fromBytes.free();
+}
+void embeddings;
