@@ -15,7 +15,7 @@
 use ndarray::Array2;
 use serde::Serialize;
 
-use crate::battles::{Battles, Outcome};
+use crate::battles::Battles;
 use crate::error::{Error, Result};
 use crate::linalg::{cholesky, cholesky_inverse};
 use crate::rank::bt;
@@ -423,11 +423,7 @@ impl Posterior {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(Error::option("weight", format!("record {} has weight {w}", r + 1)));
             }
-            let s = match outcome {
-                Outcome::A => 1.0,
-                Outcome::B => 0.0,
-                Outcome::Tie | Outcome::BothBad => 0.5,
-            };
+            let s = outcome.score();
             p.add(a, b, s, w);
         }
         p.refit();

@@ -35,6 +35,15 @@ impl Outcome {
             Outcome::BothBad => "tie (bothbad)",
         }
     }
+
+    /// Side A's score: 1 for a win, 0 for a loss, ½ for a tie (both-bad ties included).
+    pub fn score(self) -> f64 {
+        match self {
+            Outcome::A => 1.0,
+            Outcome::B => 0.0,
+            Outcome::Tie | Outcome::BothBad => 0.5,
+        }
+    }
 }
 
 /// How `tie (bothbad)` votes count when ranking.

@@ -36,7 +36,7 @@ use super::bt::{self, sigmoid, softplus};
 use super::graph::Components;
 use super::rows::Pair;
 use super::FALLBACK_RIDGE;
-use crate::battles::{Battles, Outcome};
+use crate::battles::Battles;
 use crate::error::{Error, Location, Result};
 use crate::rng::Stream;
 
@@ -249,21 +249,13 @@ fn totals(battles: &Battles, keep: impl Fn(usize) -> bool) -> Result<Vec<Pair>> 
         if wc == 0.0 {
             continue;
         }
-        let y = score(outcome);
+        let y = outcome.score();
         let (key, y) = if a < b { ((a as u32, b as u32), y) } else { ((b as u32, a as u32), 1.0 - y) };
         let e = map.entry(key).or_insert((0.0, 0.0));
         e.0 += wc;
         e.1 += wc * y;
     }
     Ok(map.into_iter().map(|((i, j), (n, s))| Pair { i, j, n, s }).collect())
-}
-
-fn score(outcome: Outcome) -> f64 {
-    match outcome {
-        Outcome::A => 1.0,
-        Outcome::B => 0.0,
-        Outcome::Tie | Outcome::BothBad => 0.5,
-    }
 }
 
 /// The objective: parameters x = [θ (hybrid only); v (n × 2k)].
@@ -526,7 +518,7 @@ pub fn held_out_with(battles: &Battles, test: &[bool], ks: &[usize], options: &G
             skipped += u64::from(count);
             continue;
         }
-        let y = score(outcome);
+        let y = outcome.score();
         for (loss, (_, logit)) in losses.iter_mut().zip(&logits) {
             let x = logit(a, b);
             *loss += wc * (y * softplus(-x) + (1.0 - y) * softplus(x));

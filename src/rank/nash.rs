@@ -35,7 +35,7 @@ use serde::Serialize;
 use super::bt;
 use super::graph::Components;
 use super::rows::Pair;
-use crate::battles::{Battles, Outcome};
+use crate::battles::Battles;
 use crate::error::{Error, Location, Result};
 use crate::linalg::{cholesky, cholesky_solve};
 
@@ -224,11 +224,7 @@ pub fn payoff(battles: &Battles, options: &MatrixOptions) -> Result<Payoff> {
             return Err(Error::InvalidNumber { at, value: w.to_string(), why: "weights must be finite and ≥ 0" });
         }
         let wc = w * f64::from(count);
-        let y = match outcome {
-            Outcome::A => 1.0,
-            Outcome::B => 0.0,
-            Outcome::Tie | Outcome::BothBad => 0.5,
-        };
+        let y = outcome.score();
         score[a * n + b] += wc * y;
         score[b * n + a] += wc * (1.0 - y);
         total += wc;

@@ -41,14 +41,6 @@ pub struct Tally {
     pub ties: u64,
 }
 
-fn score(outcome: Outcome) -> f64 {
-    match outcome {
-        Outcome::A => 1.0,
-        Outcome::B => 0.0,
-        Outcome::Tie | Outcome::BothBad => 0.5,
-    }
-}
-
 /// Options that shape the rows.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RowOptions {
@@ -75,7 +67,7 @@ impl Rows {
             if count == 0 || (outcome == Outcome::BothBad && options.both_bad == BothBad::Exclude) {
                 continue;
             }
-            let y = score(outcome);
+            let y = outcome.score();
             let key = (a as u32, b as u32, (y * 2.0) as u8, battles.weight(i).to_bits());
             *map.entry(key).or_insert(0.0) += f64::from(count);
         }

@@ -585,11 +585,7 @@ pub fn held_out(battles: &Battles, test: &[bool]) -> Result<TieComparison> {
         if w <= 0.0 {
             continue;
         }
-        let y = match outcome {
-            Outcome::A => 1.0,
-            Outcome::B => 0.0,
-            Outcome::Tie | Outcome::BothBad => 0.5,
-        };
+        let y = outcome.score();
         total += w;
         for (score, fit) in [(&mut d, &davidson), (&mut rk, &rao_kupper)] {
             let probs = fit.probabilities(a, bm);
