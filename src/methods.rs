@@ -115,11 +115,7 @@ pub struct Board {
 /// `INVALID_OPTION` for an unknown method, key or value; the method's own errors (`EMPTY`, `MISSING_FIELD`, ...).
 pub fn run(battles: &Battles, method: &str, options: &Value) -> Result<Board> {
     let mut o = Options::new(options)?;
-    let (points, base, init) = (o.f64("scale", 400.0)?, o.f64("base", 10.0)?, o.f64("init", 1000.0)?);
-    if points <= 0.0 || base <= 1.0 {
-        return Err(Error::option("scale", "scale must be positive and base above 1"));
-    }
-    let scale = Scale { per_nat: points / base.ln(), init };
+    let scale = Scale::read(&mut o)?;
     let tallies = Rows::new(battles, &RowOptions::default()).tallies();
     let ctx = Context { battles, tallies: &tallies, scale };
     let board = match method {
@@ -144,6 +140,18 @@ struct Scale {
 }
 
 impl Scale {
+    /// The defaults: 400 points per factor of 10 in the odds, mean 1000.
+    const ELO: Scale = Scale { per_nat: 400.0 / std::f64::consts::LN_10, init: 1000.0 };
+
+    /// The `scale`, `base` and `init` options (defaults 400, 10, 1000).
+    fn read(o: &mut Options) -> Result<Self> {
+        let (points, base, init) = (o.f64("scale", 400.0)?, o.f64("base", 10.0)?, o.f64("init", 1000.0)?);
+        if points <= 0.0 || base <= 1.0 {
+            return Err(Error::option("scale", "scale must be positive and base above 1"));
+        }
+        Ok(Scale { per_nat: points / base.ln(), init })
+    }
+
     /// Elo-scale ratings of log-strengths, centred to mean `init`.
     fn ratings(self, theta: &[f64]) -> Vec<f64> {
         let mean = theta.iter().sum::<f64>() / theta.len().max(1) as f64;
@@ -368,7 +376,7 @@ pub fn nash_population(judges: &[(&Battles, f64)], options: &Value) -> Result<Bo
         }
     }
     let tallies = Rows::new(&all, &RowOptions::default()).tallies();
-    let ctx = Context { battles: &all, tallies: &tallies, scale: Scale { per_nat: 400.0 / 10f64.ln(), init: 1000.0 } };
+    let ctx = Context { battles: &all, tallies: &tallies, scale: Scale::ELO };
     ctx.nash_board(payoff, &nash_options)
 }
 
@@ -502,11 +510,8 @@ impl Options {
 pub fn plackett_luce(observations: &Value, options: &Value) -> Result<Board> {
     let mut o = Options::new(options)?;
     let pl_options = pl::PlOptions { alpha: o.f64("alpha", 0.0)?, ..pl::PlOptions::default() };
-    let (points, base, init) = (o.f64("scale", 400.0)?, o.f64("base", 10.0)?, o.f64("init", 1000.0)?);
+    let scale = Scale::read(&mut o)?;
     o.finish("pl")?;
-    if points <= 0.0 || base <= 1.0 {
-        return Err(Error::option("scale", "scale must be positive and base above 1"));
-    }
     let Value::Array(list) = observations else {
         return Err(Error::option("observations", "expected an array of rankings or choices"));
     };
@@ -542,7 +547,6 @@ pub fn plackett_luce(observations: &Value, options: &Value) -> Result<Board> {
         parsed.push(observation);
     }
     let fit = pl::fit(names.len(), &parsed, &pl_options)?;
-    let scale = Scale { per_nat: points / base.ln(), init };
     let rating = scale.ratings(&fit.theta);
     let mut rows: Vec<Row> = names
         .iter()
