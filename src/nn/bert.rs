@@ -2,14 +2,16 @@
 //! `tokenizer.json` (the `tokenizers` crate), truncated to `max_seq_length`, absolute position embeddings,
 //! post-layer-norm blocks with exact (erf) GELU, then the mean of the token states and an L2 normalisation.
 //!
-//! Each text runs on its own (no padding, so no mask is needed); matrix products go through ndarray's
-//! `matrixmultiply` (wasm SIMD in the browser build).
+//! Texts run in packed batches (`ops::Seq`: the sequences end to end, no padding), so each dense layer is one
+//! large matrix product through ndarray's `matrixmultiply` (wasm SIMD in the browser build); attention stays inside
+//! each sequence. The query, key and value projections are fused into one `3h × h` layer at load.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
+use ndarray::{concatenate, Array1, Array2, Axis};
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
+use super::ops::{self, LayerNorm, Linear, Seq};
 use crate::error::{Error, Result};
 
 fn model_error(what: impl Into<String>) -> Error {
@@ -43,59 +45,41 @@ fn default_position() -> String {
     "absolute".into()
 }
 
-struct Linear {
-    /// out × in, as stored.
-    w: Array2<f32>,
-    b: Array1<f32>,
-}
-
-impl Linear {
-    fn apply(&self, x: &ArrayView2<f32>) -> Array2<f32> {
-        x.dot(&self.w.t()) + &self.b
-    }
-}
-
-struct LayerNorm {
-    g: Array1<f32>,
-    b: Array1<f32>,
-    eps: f32,
-}
-
-impl LayerNorm {
-    fn apply(&self, x: &mut Array2<f32>) {
-        for mut row in x.rows_mut() {
-            let n = row.len() as f32;
-            let mean = row.sum() / n;
-            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-            let inv = 1.0 / (var + self.eps).sqrt();
-            for ((v, g), b) in row.iter_mut().zip(&self.g).zip(&self.b) {
-                *v = (*v - mean) * inv * g + b;
-            }
-        }
-    }
-}
-
-struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attention_out: Linear,
-    attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
-    output_norm: LayerNorm,
+/// One transformer block's weights (post-layer-norm BERT).
+pub(crate) struct Layer {
+    pub(crate) qkv: Linear,
+    pub(crate) attention_out: Linear,
+    pub(crate) attention_norm: LayerNorm,
+    pub(crate) intermediate: Linear,
+    pub(crate) output: Linear,
+    pub(crate) output_norm: LayerNorm,
 }
 
 /// A loaded sentence encoder.
 pub struct Encoder {
-    config: Config,
+    pub(crate) config: Config,
     tokenizer: Tokenizer,
-    word: Array2<f32>,
-    position: Array2<f32>,
-    token_type: Array2<f32>,
-    embedding_norm: LayerNorm,
-    layers: Vec<Layer>,
+    pub(crate) word: Array2<f32>,
+    pub(crate) position: Array2<f32>,
+    pub(crate) token_type: Array2<f32>,
+    pub(crate) embedding_norm: LayerNorm,
+    pub(crate) layers: Vec<Layer>,
 }
+
+/// Token ids of several texts packed end to end, as the forward pass consumes them.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Word-piece ids, all sequences end to end.
+    pub ids: Vec<u32>,
+    /// Token type (segment) ids, parallel to `ids`.
+    pub types: Vec<u32>,
+    /// Where each text's tokens lie.
+    pub seqs: Vec<Seq>,
+}
+
+/// Texts are packed into batches of at most this many tokens (bounds the activations: 4096 × 1536 f32 = 25 MB for
+/// MiniLM's intermediate layer).
+const BATCH_TOKENS: usize = 4096;
 
 impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -211,9 +195,11 @@ impl Encoder {
             .map(|l| {
                 let at = |name: &str| p(&format!("encoder.layer.{l}.{name}"));
                 Ok(Layer {
-                    query: t.linear(&at("attention.self.query"), h, h)?,
-                    key: t.linear(&at("attention.self.key"), h, h)?,
-                    value: t.linear(&at("attention.self.value"), h, h)?,
+                    qkv: fuse(&[
+                        t.linear(&at("attention.self.query"), h, h)?,
+                        t.linear(&at("attention.self.key"), h, h)?,
+                        t.linear(&at("attention.self.value"), h, h)?,
+                    ])?,
                     attention_out: t.linear(&at("attention.output.dense"), h, h)?,
                     attention_norm: t.norm(&at("attention.output.LayerNorm"), h, eps)?,
                     intermediate: t.linear(&at("intermediate.dense"), i, h)?,
@@ -252,95 +238,95 @@ impl Encoder {
         Ok((e.get_ids().to_vec(), e.get_type_ids().to_vec()))
     }
 
-    /// Sentence embeddings (mean-pooled, unit length), one per text.
+    /// Sentence embeddings (mean-pooled, unit length), one per text, computed in packed batches.
     ///
     /// # Errors
     /// `MODEL` when the tokenizer fails or yields a token outside the model's tables.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        texts.iter().map(|t| self.embed_one(t)).collect()
+        let mut out = Vec::with_capacity(texts.len());
+        for batch in self.batches(texts)? {
+            let states = self.forward(&batch)?;
+            out.extend(ops::mean_pool(&states.view(), &batch.seqs));
+        }
+        Ok(out)
     }
 
-    fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
-        let (ids, types) = self.tokens(text)?;
-        let states = self.forward(&ids, &types)?;
-        let mut pooled = states.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(self.dimension()));
-        let norm = pooled.dot(&pooled).sqrt().max(1e-12);
-        pooled /= norm;
-        Ok(pooled.to_vec())
+    /// Tokenises `texts` into packed batches of at most [`BATCH_TOKENS`] tokens (a longer text gets its own).
+    ///
+    /// # Errors
+    /// `MODEL` when the tokenizer fails.
+    pub fn batches(&self, texts: &[&str]) -> Result<Vec<Batch>> {
+        let mut batches = vec![Batch::default()];
+        for text in texts {
+            let (ids, types) = self.tokens(text)?;
+            let last = batches.last_mut().filter(|b| b.ids.is_empty() || b.ids.len() + ids.len() <= BATCH_TOKENS);
+            let batch = match last {
+                Some(b) => b,
+                None => {
+                    batches.push(Batch::default());
+                    batches.last_mut().expect("just pushed")
+                }
+            };
+            batch.seqs.push(Seq { start: batch.ids.len(), len: ids.len() });
+            batch.ids.extend(ids);
+            batch.types.extend(types);
+        }
+        batches.retain(|b| !b.seqs.is_empty());
+        Ok(batches)
     }
 
-    /// The last hidden states (tokens × hidden) of one sequence.
-    fn forward(&self, ids: &[u32], types: &[u32]) -> Result<Array2<f32>> {
-        let (n, h) = (ids.len(), self.config.hidden_size);
-        let mut x = Array2::<f32>::zeros((n, h));
-        for (r, (&id, &ty)) in ids.iter().zip(types).enumerate() {
-            let (id, ty) = (id as usize, ty as usize);
-            if id >= self.word.nrows() || ty >= self.token_type.nrows() || r >= self.position.nrows() {
-                return Err(model_error(format!(
-                    "token {id} (type {ty}) at position {r} is outside the model's tables"
-                )));
+    /// The summed word, position and token-type embeddings of a batch, layer-normalised (`tokens × hidden`).
+    ///
+    /// # Errors
+    /// `MODEL` when a token is outside the model's tables.
+    pub fn embeddings(&self, batch: &Batch) -> Result<Array2<f32>> {
+        let mut x = Array2::<f32>::zeros((batch.ids.len(), self.config.hidden_size));
+        for s in &batch.seqs {
+            for r in 0..s.len {
+                let t = s.start + r;
+                let (id, ty) = (batch.ids[t] as usize, batch.types[t] as usize);
+                if id >= self.word.nrows() || ty >= self.token_type.nrows() || r >= self.position.nrows() {
+                    return Err(model_error(format!(
+                        "token {id} (type {ty}) at position {r} is outside the model's tables"
+                    )));
+                }
+                let mut row = x.row_mut(t);
+                row += &self.word.row(id);
+                row += &self.position.row(r);
+                row += &self.token_type.row(ty);
             }
-            let mut row = x.row_mut(r);
-            row += &self.word.row(id);
-            row += &self.position.row(r);
-            row += &self.token_type.row(ty);
         }
-        self.embedding_norm.apply(&mut x);
-        for layer in &self.layers {
-            x = self.block(layer, x);
-        }
+        self.embedding_norm.apply(&mut x, None);
         Ok(x)
     }
 
-    fn block(&self, layer: &Layer, mut x: Array2<f32>) -> Array2<f32> {
-        let heads = self.config.num_attention_heads;
-        let d = self.config.hidden_size / heads;
-        let view = x.view();
-        let (q, k, v) = (layer.query.apply(&view), layer.key.apply(&view), layer.value.apply(&view));
-        let scale = 1.0 / (d as f32).sqrt();
-        let mut context = Array2::<f32>::zeros(x.raw_dim());
-        for head in 0..heads {
-            let cols = Slice::from(head * d..(head + 1) * d);
-            let mut scores = q.slice_axis(Axis(1), cols).dot(&k.slice_axis(Axis(1), cols).t()) * scale;
-            for mut row in scores.rows_mut() {
-                let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                row.mapv_inplace(|s| (s - top).exp());
-                let sum = row.sum();
-                row /= sum;
-            }
-            context.slice_axis_mut(Axis(1), cols).assign(&scores.dot(&v.slice_axis(Axis(1), cols)));
+    /// The last hidden states (`tokens × hidden`) of a packed batch, on the CPU.
+    ///
+    /// # Errors
+    /// `MODEL` when a token is outside the model's tables.
+    pub fn forward(&self, batch: &Batch) -> Result<Array2<f32>> {
+        let mut x = self.embeddings(batch)?;
+        for layer in &self.layers {
+            let qkv = layer.qkv.apply(&x.view());
+            let context = ops::attention(&qkv.view(), &batch.seqs, self.config.num_attention_heads);
+            drop(qkv);
+            let mut y = layer.attention_out.apply(&context.view());
+            layer.attention_norm.apply(&mut y, Some(&x));
+            let mut inner = layer.intermediate.apply(&y.view());
+            inner.mapv_inplace(ops::gelu);
+            x = layer.output.apply(&inner.view());
+            layer.output_norm.apply(&mut x, Some(&y));
         }
-        x += &layer.attention_out.apply(&context.view());
-        layer.attention_norm.apply(&mut x);
-        let mut inner = layer.intermediate.apply(&x.view());
-        inner.mapv_inplace(gelu);
-        x += &layer.output.apply(&inner.view());
-        layer.output_norm.apply(&mut x);
-        x
+        Ok(x)
     }
 }
 
-/// GELU with the normal CDF, x·Φ(x) = ½x(1 + erf(x/√2)) (BERT's exact `gelu`, not the tanh approximation), with
-/// erf from Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7, below f32's resolution of the activations).
-fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
-}
-
-fn erf(x: f32) -> f32 {
-    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
-    (1.0 - poly * (-x * x).exp()).copysign(x)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn erf_is_within_abramowitz_stegun_bounds() {
-        // erf(0.5), erf(1), erf(2), erf(-1.5) from tables.
-        for (x, want) in [(0.5f32, 0.520_499_9f64), (1.0, 0.842_700_8), (2.0, 0.995_322_3), (-1.5, -0.966_105_1)] {
-            assert!((f64::from(super::erf(x)) - want).abs() < 3e-7, "erf({x})");
-        }
-        assert!(super::erf(0.0).abs() < 2e-7);
-        assert!((super::gelu(1.0) - 0.841_344_7).abs() < 1e-6);
-    }
+/// One layer whose outputs are those of `parts` stacked (the fused query/key/value projection).
+fn fuse(parts: &[Linear]) -> Result<Linear> {
+    let w: Vec<_> = parts.iter().map(|p| p.w.view()).collect();
+    let b: Vec<_> = parts.iter().map(|p| p.b.view()).collect();
+    Ok(Linear {
+        w: concatenate(Axis(0), &w).map_err(|e| model_error(e.to_string()))?,
+        b: concatenate(Axis(0), &b).map_err(|e| model_error(e.to_string()))?,
+    })
 }
