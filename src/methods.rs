@@ -7,11 +7,12 @@
 //! ordinal μ − 3σ; Nash's is the win rate against the equilibrium lottery.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::annotators::{lcpo, mixture};
 use crate::battles::Battles;
 use crate::error::{Error, Result};
+use crate::options::Options;
 use crate::rank::rows::{RowOptions, Rows, Tally};
 use crate::rank::{gpm, nash, pl, ties, wenglin};
 use crate::sampling;
@@ -437,68 +438,6 @@ fn not_connected(ridge: f64) -> String {
 /// Sorts rows by `key` descending, ties by model name.
 fn sort(rows: &mut [Row], key: impl Fn(&Row) -> f64) {
     rows.sort_by(|p, q| key(q).total_cmp(&key(p)).then_with(|| p.model.cmp(&q.model)));
-}
-
-/// A JSON options object read key by key; [`Options::finish`] rejects the keys nobody read.
-struct Options {
-    map: Map<String, Value>,
-}
-
-impl Options {
-    fn new(value: &Value) -> Result<Self> {
-        match value {
-            Value::Null => Ok(Self { map: Map::new() }),
-            Value::Object(map) => Ok(Self { map: map.clone() }),
-            _ => Err(Error::option("options", "expected an object")),
-        }
-    }
-
-    fn take(&mut self, key: &str) -> Option<Value> {
-        self.map.remove(key).filter(|v| !v.is_null())
-    }
-
-    fn f64(&mut self, key: &'static str, default: f64) -> Result<f64> {
-        match self.take(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_f64()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| Error::option(key, format!("`{v}` is not a finite number"))),
-        }
-    }
-
-    fn usize(&mut self, key: &'static str, default: usize) -> Result<usize> {
-        match self.take(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_u64()
-                .or_else(|| v.as_f64().filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 9e15).map(|x| x as u64))
-                .map(|x| x as usize)
-                .ok_or_else(|| Error::option(key, format!("`{v}` is not a whole number ≥ 0"))),
-        }
-    }
-
-    fn bool(&mut self, key: &'static str, default: bool) -> Result<bool> {
-        match self.take(key) {
-            None => Ok(default),
-            Some(v) => v.as_bool().ok_or_else(|| Error::option(key, format!("`{v}` is not true or false"))),
-        }
-    }
-
-    fn str(&mut self, key: &'static str) -> Result<Option<String>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(v) => Err(Error::option(key, format!("`{v}` is not a string"))),
-        }
-    }
-
-    fn finish(self, method: &str) -> Result<()> {
-        match self.map.keys().next() {
-            None => Ok(()),
-            Some(key) => Err(Error::option("options", format!("unknown option `{key}` for method {method}"))),
-        }
-    }
 }
 
 /// Plackett-Luce on observations given by model name: each is a ranking (names best first) or a top-1 choice

@@ -24,11 +24,12 @@
 //! **Fit.** The ½-win binary cross-entropy is summed on pair totals (n_ij, s_ij as in [`super::bt`]), so one
 //! evaluation costs O(pairs · k). The loss is non-convex (v = 0 is a saddle point), so v starts from small seeded
 //! normal draws ([`crate::rng::Stream`]); the hybrid's θ starts from the Bradley-Terry fit, so it starts at BT's
-//! likelihood (up to the tiny initial v) and descends from there. The optimiser is L-BFGS (memory 10) with a backtracking Armijo line search on the full-batch
-//! objective divided by the number of battles; it stops when max |gradient| ≤ `tolerance`. θ is unpenalised when
-//! the comparison graph is strongly connected and gets [`super::FALLBACK_RIDGE`] otherwise, as the leaderboard does.
+//! likelihood (up to the tiny initial v) and descends from there. The optimiser is the crate's L-BFGS (memory 10,
+//! backtracking Armijo line search) on the full-batch objective divided by the number of battles; it stops when
+//! max |gradient| ≤ `tolerance`. θ is unpenalised when the comparison graph is strongly connected and gets
+//! [`super::FALLBACK_RIDGE`] otherwise, as the leaderboard does.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -38,6 +39,7 @@ use super::rows::Pair;
 use super::FALLBACK_RIDGE;
 use crate::battles::Battles;
 use crate::error::{Error, Location, Result};
+use crate::optim::minimise;
 use crate::rng::Stream;
 
 /// Largest embedding half-dimension accepted (2k = 512 coordinates per model).
@@ -45,9 +47,6 @@ pub const MAX_K: usize = 256;
 
 /// Standard deviation of the seeded initial embedding coordinates.
 const INIT_SCALE: f64 = 0.1;
-
-/// Pairs (s, y) kept by L-BFGS.
-const MEMORY: usize = 10;
 
 /// Options of a GPM fit.
 #[derive(Clone, Debug, PartialEq)]
@@ -192,8 +191,13 @@ pub fn fit_totals(n: usize, pairs: &[Pair], options: &GpmOptions) -> Result<GpmF
     let ridge = if Components::new(n, &pairs).strongly_connected() { 0.0 } else { FALLBACK_RIDGE };
     let problem = Problem { n, k: options.k, hybrid: options.hybrid, tau: options.tau, l2: options.l2, ridge, total };
     let mut x = problem.start(&pairs, options.seed);
-    let (iterations, converged) =
-        minimise(|x, g| problem.evaluate(&pairs, x, Some(g)), &mut x, options.max_iterations, options.tolerance);
+    let run = minimise(
+        |x, g| problem.evaluate(&pairs, x, Some(g)),
+        &mut x,
+        options.max_iterations,
+        options.tolerance,
+        |_, _| false,
+    );
     let offset = if options.hybrid { n } else { 0 };
     let mut theta = if options.hybrid { x[..n].to_vec() } else { vec![0.0; n] };
     if ridge == 0.0 {
@@ -210,8 +214,8 @@ pub fn fit_totals(n: usize, pairs: &[Pair], options: &GpmOptions) -> Result<GpmF
         tau: options.tau,
         log_likelihood,
         ridge,
-        iterations,
-        converged,
+        iterations: run.iterations,
+        converged: run.converged,
     })
 }
 
@@ -355,115 +359,6 @@ impl Problem {
     }
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn max_abs(a: &[f64]) -> f64 {
-    a.iter().fold(0.0, |m, x| m.max(x.abs()))
-}
-
-/// One L-BFGS correction pair.
-struct Correction {
-    s: Vec<f64>,
-    y: Vec<f64>,
-    rho: f64,
-}
-
-/// The L-BFGS direction −H·g by the two-loop recursion; −g scaled to a unit largest step without memory.
-fn direction(memory: &VecDeque<Correction>, g: &[f64], d: &mut [f64]) {
-    d.copy_from_slice(g);
-    let mut alphas = Vec::with_capacity(memory.len());
-    for c in memory.iter().rev() {
-        let alpha = c.rho * dot(&c.s, d);
-        d.iter_mut().zip(&c.y).for_each(|(q, y)| *q -= alpha * y);
-        alphas.push(alpha);
-    }
-    let gamma = memory.back().map_or_else(|| 1.0 / max_abs(g).max(1.0), |c| dot(&c.s, &c.y) / dot(&c.y, &c.y));
-    for q in d.iter_mut() {
-        *q *= gamma;
-    }
-    for (c, alpha) in memory.iter().zip(alphas.iter().rev()) {
-        let beta = c.rho * dot(&c.y, d);
-        d.iter_mut().zip(&c.s).for_each(|(r, s)| *r += (alpha - beta) * s);
-    }
-    for r in d.iter_mut() {
-        *r = -*r;
-    }
-}
-
-/// Minimises `f` (value; gradient into its second argument) from `x` by L-BFGS with a backtracking Armijo line
-/// search. Returns (iterations, converged: max |gradient| ≤ tolerance). A failed line search drops the memory and
-/// retries along −g once; a second failure ends the run.
-fn minimise(
-    mut f: impl FnMut(&[f64], &mut [f64]) -> f64,
-    x: &mut [f64],
-    max_iterations: usize,
-    tolerance: f64,
-) -> (usize, bool) {
-    let dim = x.len();
-    let (mut g, mut g_new, mut d, mut x_new) = (vec![0.0; dim], vec![0.0; dim], vec![0.0; dim], vec![0.0; dim]);
-    let mut fx = f(x, &mut g);
-    let mut memory: VecDeque<Correction> = VecDeque::with_capacity(MEMORY);
-    let mut iterations = 0;
-    while iterations < max_iterations {
-        if max_abs(&g) <= tolerance {
-            return (iterations, true);
-        }
-        direction(&memory, &g, &mut d);
-        let mut slope = dot(&g, &d);
-        if slope.is_nan() || slope >= 0.0 {
-            memory.clear();
-            direction(&memory, &g, &mut d);
-            slope = dot(&g, &d);
-        }
-        let Some(f_new) = line_search(&mut f, x, fx, &d, slope, &mut x_new, &mut g_new) else {
-            if memory.is_empty() {
-                break;
-            }
-            memory.clear();
-            continue;
-        };
-        iterations += 1;
-        let s: Vec<f64> = x_new.iter().zip(x.iter()).map(|(a, b)| a - b).collect();
-        let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
-        let sy = dot(&s, &y);
-        if sy > 1e-12 * dot(&y, &y).sqrt() * dot(&s, &s).sqrt() && sy > 0.0 {
-            if memory.len() == MEMORY {
-                memory.pop_front();
-            }
-            memory.push_back(Correction { s, y, rho: 1.0 / sy });
-        }
-        x.copy_from_slice(&x_new);
-        g.copy_from_slice(&g_new);
-        fx = f_new;
-    }
-    (iterations, max_abs(&g) <= tolerance)
-}
-
-/// Backtracking from a unit step until f(x + t·d) ≤ f(x) + 1e-4·t·slope; the accepted point and gradient go into
-/// `x_new`, `g_new`. `None` when t falls below 1e-20 or no finite decrease is found.
-fn line_search(
-    f: &mut impl FnMut(&[f64], &mut [f64]) -> f64,
-    x: &[f64],
-    fx: f64,
-    d: &[f64],
-    slope: f64,
-    x_new: &mut [f64],
-    g_new: &mut [f64],
-) -> Option<f64> {
-    let mut t = 1.0;
-    while t > 1e-20 {
-        x_new.iter_mut().zip(x.iter().zip(d)).for_each(|(xn, (xi, di))| *xn = xi + t * di);
-        let value = f(x_new, g_new);
-        if value.is_finite() && value <= fx + 1e-4 * t * slope {
-            return Some(value);
-        }
-        t *= 0.5;
-    }
-    None
-}
-
 /// A fitted model's logit of a beating b.
 type Logit = Box<dyn Fn(usize, usize) -> f64>;
 
@@ -575,24 +470,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn lbfgs_minimises_rosenbrock() {
-        let mut x = vec![-1.2, 1.0];
-        let (iterations, converged) = minimise(
-            |x, g| {
-                let (a, b) = (x[0], x[1]);
-                g[0] = -2.0 * (1.0 - a) - 400.0 * a * (b - a * a);
-                g[1] = 200.0 * (b - a * a);
-                (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2)
-            },
-            &mut x,
-            500,
-            1e-9,
-        );
-        assert!(converged, "{iterations} iterations, x = {x:?}");
-        assert!((x[0] - 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6, "{x:?}");
     }
 
     #[test]
