@@ -5,6 +5,7 @@
 //! `Error::Gpu`; the default wgpu handler, which panics, is replaced so nothing panics across the wasm boundary.
 
 pub mod contextual;
+pub mod encoder;
 mod predicted;
 pub mod rank;
 pub mod resample;
@@ -19,6 +20,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("predicted.wgsl", include_str!("shaders/predicted.wgsl")),
     ("resample.wgsl", RESAMPLE),
     ("contextual.wgsl", include_str!("shaders/contextual.wgsl")),
+    ("encoder.wgsl", include_str!("shaders/encoder.wgsl")),
 ];
 
 /// The resampling kernel with the Philox functions it calls (WGSL has no includes).
@@ -94,6 +96,12 @@ impl Gpu {
     /// The adapter's name and backend, e.g. `"llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)"`.
     pub fn adapter(&self) -> String {
         format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    /// True for a software adapter (lavapipe, SwiftShader, WARP): it runs on the CPU, slower than the CPU paths, so
+    /// `auto` device choices skip it.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
     }
 
     /// Destroys the device, as a driver reset would: every later call fails with `GPU` and the rankings fall back

@@ -256,22 +256,18 @@ impl Encoder {
     /// # Errors
     /// `MODEL` when the tokenizer fails.
     pub fn batches(&self, texts: &[&str]) -> Result<Vec<Batch>> {
-        let mut batches = vec![Batch::default()];
+        let mut batches: Vec<Batch> = Vec::new();
         for text in texts {
             let (ids, types) = self.tokens(text)?;
-            let last = batches.last_mut().filter(|b| b.ids.is_empty() || b.ids.len() + ids.len() <= BATCH_TOKENS);
-            let batch = match last {
-                Some(b) => b,
-                None => {
-                    batches.push(Batch::default());
-                    batches.last_mut().expect("just pushed")
-                }
-            };
+            let fits = batches.last().is_some_and(|b| b.ids.len() + ids.len() <= BATCH_TOKENS);
+            if !fits {
+                batches.push(Batch::default());
+            }
+            let Some(batch) = batches.last_mut() else { continue };
             batch.seqs.push(Seq { start: batch.ids.len(), len: ids.len() });
             batch.ids.extend(ids);
             batch.types.extend(types);
         }
-        batches.retain(|b| !b.seqs.is_empty());
         Ok(batches)
     }
 

@@ -66,8 +66,11 @@ pub fn attention(qkv: &ArrayView2<f32>, seqs: &[Seq], heads: usize) -> Array2<f3
         let tokens = qkv.slice_axis(Axis(0), Slice::from(s.start..s.start + s.len));
         for head in 0..heads {
             let at = |part: usize| Slice::from(part * h + head * d..part * h + (head + 1) * d);
-            let (q, k, v) =
-                (tokens.slice_axis(Axis(1), at(0)), tokens.slice_axis(Axis(1), at(1)), tokens.slice_axis(Axis(1), at(2)));
+            let (q, k, v) = (
+                tokens.slice_axis(Axis(1), at(0)),
+                tokens.slice_axis(Axis(1), at(1)),
+                tokens.slice_axis(Axis(1), at(2)),
+            );
             let mut scores = q.dot(&k.t());
             for mut row in scores.rows_mut() {
                 let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
