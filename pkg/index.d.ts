@@ -273,6 +273,8 @@ export class Gpu {
   static request(): Promise<Gpu | null>;
   /** The adapter's name and backend. */
   readonly adapter: string;
+  /** True for a software adapter (SwiftShader, lavapipe), slower than the CPU paths. */
+  readonly isSoftware: boolean;
   /** P(i beats j) for ratings on the rating scale, row-major n×n: the GPU twin of `matrices.predicted` (f32). */
   predicted(ratings: ArrayLike<number>, options?: { scale?: number; base?: number }): Promise<Float32Array>;
   free(): void;
@@ -507,16 +509,136 @@ export interface ModelFiles {
   sentenceConfig?: Uint8Array | string;
 }
 
-/** A BERT-family sentence encoder (mean pooling, L2 norm), on the CPU. Long-lived: call `free()`. */
+/** A BERT-family sentence encoder (mean pooling, L2 norm), on the CPU or a GPU. Long-lived: call `free()`. */
 export class Encoder {
-  /** From a folder (Node), a base URL (fetched with progress) or the files' bytes. */
+  /** From a folder (Node), a base URL (fetched with progress) or the files' bytes; with `gpu`, embeds there. */
   static load(
     source: string | URL | ModelFiles,
-    options?: { onProgress?: (p: { file: string; loaded: number; total: number }) => void },
+    options?: { onProgress?: (p: { file: string; loaded: number; total: number }) => void; gpu?: Gpu | null },
   ): Promise<Encoder>;
   readonly dimension: number;
-  /** Unit-length embeddings, one per text. */
-  embed(texts: string | string[]): Float32Array[];
+  /** Unit-length embeddings, one per text, and the path that ran (`gpu: <adapter>`, `cpu` or `cpu (<why>)`). */
+  embed(texts: string | string[]): Promise<{ embeddings: Float32Array[]; device: string }>;
   free(): void;
   [Symbol.dispose](): void;
 }
+
+// ---- Local reward scoring (spec section 2). Heads are plain JSON objects; store them with JSON.stringify.
+
+/** An affine map x ↦ W x + b, W as rows (outputs × inputs). */
+export interface Affine {
+  weights: number[][];
+  bias: number[];
+}
+
+/** A reward head over sentence embeddings, tagged by `kind`. */
+export type RewardHead =
+  | { kind: 'linear'; weights: number[]; bias: number }
+  | { kind: 'mlp'; layers: Affine[]; activation?: 'relu' | 'gelu' }
+  /** ArmoRM: attribute probes, a gating MLP on the prompt embedding, verbosity penalties. Needs `context.prompt`. */
+  | { kind: 'armo'; probes: Affine; gating: Affine[]; temperature?: number; logitScale?: number; verbosity: number; penalties: number[] }
+  /** DPA: attribute probes and a preference direction v (normalised when scoring). */
+  | { kind: 'dpa'; probes: Affine; direction: number[] }
+  /** PAL-A (distance to the user's ideal point). Needs `context.user`. */
+  | { kind: 'pal'; form: 'distance'; prototypes: number[][]; projector?: Affine | null; users: Record<string, number[]> }
+  /** PAL-B (angle to a prompt-conditioned direction). Needs `context.user` and `context.prompt`. */
+  | { kind: 'pal'; form: 'angle'; promptProjectors: Affine[]; logScale?: number; projector?: Affine | null; users: Record<string, number[]> }
+  /** GPM: skew-symmetric preference embeddings; pairwise only (`rewardPreferences`). */
+  | { kind: 'gpm'; map: Affine; promptHead?: Affine | null; tau?: number };
+
+/** `Encoder.embed`'s output, or one flat row-major matrix. */
+export type EmbeddingRows = Float32Array[] | { data: Float32Array; dim: number };
+
+/** What a head may need besides the response: the prompt's embedding (ArmoRM, PAL-B) and the user (PAL). */
+export interface RewardContext {
+  prompt?: Float32Array | number[];
+  user?: string;
+}
+
+/** A vote between embedding rows `a` and `b`: a's score (1 won, 0.5 tie, 0 lost), a weight (default 1), the user (PAL). */
+export interface RewardVote {
+  a: number;
+  b: number;
+  score: number;
+  weight?: number;
+  user?: string;
+}
+
+/** Loss (mean BT log-loss) and accuracy (a tie vote counts ½) on a set of votes. */
+export interface RewardMetrics {
+  loss: number;
+  accuracy: number;
+}
+
+/** Each embedding's score under `head`. */
+export function rewardScores(head: RewardHead | string, embeddings: EmbeddingRows, context?: RewardContext): Float64Array;
+
+/** P(i ≻ j) for every pair, row-major n×n. */
+export function rewardPreferences(head: RewardHead | string, embeddings: EmbeddingRows, context?: RewardContext): Float64Array;
+
+/** Fits a linear head (an MLP with `hidden` units) by Bradley-Terry loss with a ridge, early-stopped on `validation`. */
+export function fitRewardHead(
+  embeddings: EmbeddingRows,
+  votes: RewardVote[],
+  options?: {
+    validation?: RewardVote[];
+    l2?: number;
+    hidden?: number;
+    activation?: 'relu' | 'gelu';
+    maxIterations?: number;
+    patience?: number;
+    tolerance?: number;
+    seed?: number;
+  },
+): {
+  head: RewardHead;
+  report: { train: RewardMetrics; validation: RewardMetrics | null; iterations: number; bestIteration: number; converged: boolean };
+};
+
+/** PAL few-shot: only `user`'s K prototype weights move. */
+export function fitRewardUser(
+  head: RewardHead | string,
+  user: string,
+  embeddings: EmbeddingRows,
+  votes: RewardVote[],
+  options?: { l2?: number; maxIterations?: number },
+): { head: RewardHead; report: { train: RewardMetrics; iterations: number } };
+
+/** A PAL-A model (K prototypes and every user's weights) from votes naming their `user`. */
+export function fitPal(
+  embeddings: EmbeddingRows,
+  votes: RewardVote[],
+  options?: { prototypes?: number; iterations?: number; learningRate?: number; prototypeL2?: number; logitL2?: number; seed?: number },
+): { head: RewardHead; report: { train: RewardMetrics; iterations: number } };
+
+/** Best-of-N selection; ties go to the lowest index. */
+export function bestOfN(
+  request:
+    | { rule: 'max'; scores: number[] | Float64Array }
+    | { rule: 'direction'; rewards: number[][]; direction: number[] }
+    | { rule: 'weighted'; rewards: number[][]; lambda: number[] }
+    | { rule: 'maxmin'; rewards: number[][] }
+    | { rule: 'spo' | 'sppo' | 'nash'; preferences: number[] | Float64Array }
+    | { rule: 'rps'; candidates: { direction: number[]; rewards: number[] }[]; target: number[] },
+): {
+  index: number;
+  /** SPO / SPPO win rates. */
+  values?: number[];
+  /** The Nash mixture over candidates. */
+  mixture?: { probabilities: number[]; best: number; exploitability: number };
+  rps?: { index: number; score: number; baseline: number | null };
+};
+
+/** MAP's palette: `rewards` m × N (reward functions × samples), `palette` the m targets. */
+export function mapPalette(
+  rewards: (number[] | Float64Array)[],
+  palette: number[] | Float64Array,
+  options?: { tolerance?: number; maxIterations?: number },
+): {
+  lambda: number[];
+  weights: number[];
+  expected: number[];
+  dual: number;
+  kkt: { active: boolean[]; violation: number; tolerance: number; satisfied: boolean };
+  iterations: number;
+};

@@ -4,6 +4,7 @@
 import initWasm, {
   RawBattles, RawGpu, RawRanking, RawPairSampler, rawAnalyze, rawPlackettLuce, rawJudgeAgreement, rawNetWinScore,
   rawDawidSkene, rawPreferenceStrength, rawWengLinRate, rawNashMatrix, rawSimulateSampling, rawPreferenceMatrix, RawPopulation, RawEncoder,
+  rawRewardScores, rawRewardPreferences, rawFitRewardHead, rawFitRewardUser, rawFitPal, rawBestOfN, rawMapPalette,
 } from './wasm/arbiter.js';
 
 let ready = null;
@@ -193,6 +194,9 @@ export class Gpu {
 
   /** The adapter's name and backend. */
   get adapter() { return this.#live().adapter; }
+
+  /** True for a software adapter (SwiftShader, lavapipe), which is slower than arbiter's CPU paths. */
+  get isSoftware() { return this.#live().isSoftware; }
 
   /** @internal */
   get raw() { return this.#live(); }
@@ -483,9 +487,10 @@ export class Encoder {
 
   /**
    * Loads a model from a folder (Node), a base URL (its files are fetched, `onProgress({file, loaded, total})`), or
-   * the files' bytes `{config, weights, tokenizer, sentenceConfig?}`.
+   * the files' bytes `{config, weights, tokenizer, sentenceConfig?}`. With `gpu` (from `Gpu.request()`), the weights
+   * are uploaded and `embed` runs there.
    */
-  static async load(source, { onProgress } = {}) {
+  static async load(source, { onProgress, gpu } = {}) {
     await init();
     let files = source;
     if (typeof source === 'string' || source instanceof URL) {
@@ -497,19 +502,31 @@ export class Encoder {
     for (const key of ['config', 'weights', 'tokenizer']) {
       if (!files?.[key]) throw arbiterError('MODEL', `model: ${MODEL_FILES[key]} is missing`);
     }
-    return new Encoder(RawEncoder.load(asBytes(files.config), asBytes(files.weights), asBytes(files.tokenizer),
-      files.sentenceConfig ? asBytes(files.sentenceConfig) : undefined));
+    const raw = RawEncoder.load(asBytes(files.config), asBytes(files.weights), asBytes(files.tokenizer),
+      files.sentenceConfig ? asBytes(files.sentenceConfig) : undefined);
+    if (gpu) {
+      try {
+        raw.useGpu(gpu.raw);
+      } catch (e) {
+        raw.free();
+        throw e;
+      }
+    }
+    return new Encoder(raw);
   }
 
   /** The embedding dimension. */
   get dimension() { return this.#live().dimension; }
 
-  /** Unit-length sentence embeddings, one Float32Array per text. */
-  embed(texts) {
+  /**
+   * Unit-length sentence embeddings, one Float32Array per text, and the path that ran: `device` is
+   * `gpu: <adapter>`, `cpu`, or `cpu (<why the GPU failed>)`.
+   */
+  async embed(texts) {
     const list = typeof texts === 'string' ? [texts] : [...texts];
-    const flat = this.#live().embed(list);
     const d = this.dimension;
-    return list.map((_, i) => flat.subarray(i * d, (i + 1) * d));
+    const { data, device } = await this.#live().embed(list);
+    return { embeddings: list.map((_, i) => data.subarray(i * d, (i + 1) * d)), device };
   }
 
   free() {
@@ -524,4 +541,73 @@ export class Encoder {
     if (!this.#raw) throw arbiterError('FREED', 'this encoder was freed');
     return this.#raw;
   }
+}
+
+// ---- Local reward scoring. Heads are plain JSON objects (`{kind: 'linear', weights, bias}`, ...): store them with
+// JSON.stringify, load them with JSON.parse. Embeddings are what `Encoder.embed` returns (an array of Float32Array)
+// or `{data: Float32Array, dim}`; votes are `{a, b, score, weight?, user?}` with rows of the embeddings and a's
+// score (1 won, 0.5 tie, 0 lost).
+
+function flatEmbeddings(embeddings) {
+  if (embeddings && embeddings.data instanceof Float32Array && Number.isInteger(embeddings.dim)) return embeddings;
+  const rows = [...(embeddings ?? [])];
+  const dim = rows[0]?.length ?? 0;
+  const data = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => {
+    if (r.length !== dim) throw arbiterError('INVALID_OPTION', `invalid option \`embeddings\`: embedding ${i} has ${r.length} values, embedding 0 has ${dim}`);
+    data.set(r, i * dim);
+  });
+  return { data, dim };
+}
+
+const headText = (head) => (typeof head === 'string' ? head : JSON.stringify(head));
+
+function plainContext(context = {}) {
+  const { prompt, ...rest } = context;
+  return prompt === undefined ? rest : { ...rest, prompt: Array.from(prompt) };
+}
+
+/** Each embedding's score under a reward head (`context.prompt`: the prompt's embedding, `context.user`: PAL's user). */
+export function rewardScores(head, embeddings, context = {}) {
+  requireInit();
+  return rawRewardScores(headText(head), flatEmbeddings(embeddings).data, plainContext(context));
+}
+
+/** P(i ≻ j) for every pair of embeddings under a head, row-major n×n. */
+export function rewardPreferences(head, embeddings, context = {}) {
+  requireInit();
+  return rawRewardPreferences(headText(head), flatEmbeddings(embeddings).data, plainContext(context));
+}
+
+/** Fits a linear reward head (an MLP with `hidden` units) from votes by Bradley-Terry loss, ridge and early stopping. */
+export function fitRewardHead(embeddings, votes, options = {}) {
+  requireInit();
+  const { data, dim } = flatEmbeddings(embeddings);
+  return rawFitRewardHead(data, dim, votes, options);
+}
+
+/** PAL few-shot: fits only `user`'s prototype weights on a PAL-A head from that user's votes. */
+export function fitRewardUser(head, user, embeddings, votes, options = {}) {
+  requireInit();
+  return rawFitRewardUser(headText(head), flatEmbeddings(embeddings).data, user, votes, options);
+}
+
+/** Fits a PAL-A ideal-point model (K prototypes, each user's weights) from votes that name their `user`. */
+export function fitPal(embeddings, votes, options = {}) {
+  requireInit();
+  const { data, dim } = flatEmbeddings(embeddings);
+  return rawFitPal(data, dim, votes, options);
+}
+
+/** Best-of-N selection by `rule` (max, direction, weighted, maxmin, spo, sppo, nash, rps); ties go to the lowest index. */
+export function bestOfN(request) {
+  requireInit();
+  const { preferences, ...rest } = request ?? {};
+  return rawBestOfN(preferences === undefined ? rest : { ...rest, preferences: Array.from(preferences) });
+}
+
+/** MAP's alignment palette: λ ≥ 0 meeting the targets `palette` in expectation, weights over samples, KKT report. */
+export function mapPalette(rewards, palette, options = {}) {
+  requireInit();
+  return rawMapPalette(rewards.map((r) => Array.from(r)), Array.from(palette), options);
 }

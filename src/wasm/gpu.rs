@@ -30,6 +30,12 @@ impl JsGpu {
         self.inner.adapter()
     }
 
+    /// True for a software adapter (SwiftShader, lavapipe): slower than the CPU paths.
+    #[wasm_bindgen(getter, js_name = isSoftware)]
+    pub fn is_software(&self) -> bool {
+        self.inner.is_software()
+    }
+
     /// Predicted P(i ≻ j), row-major n×n, for rating-scale values.
     pub fn predicted(&self, ratings: Vec<f64>, scale: f64, base: f64) -> js_sys::Promise {
         let gpu = self.inner.clone();
@@ -37,6 +43,13 @@ impl JsGpu {
             let out = gpu.predicted(&ratings, scale, base).await.map_err(|e| js_error(&e))?;
             Ok(js_sys::Float32Array::from(out.as_slice()).into())
         })
+    }
+}
+
+impl JsGpu {
+    /// The shared context, for other wasm classes that run on this device.
+    pub(crate) fn context(&self) -> Rc<Gpu> {
+        self.inner.clone()
     }
 }
 

@@ -7,14 +7,14 @@ use super::{js_error, to_js, JsBattles};
 use crate::{methods, Error};
 
 /// A JS value as JSON (`undefined`/`null` → `null`): options objects, observation lists.
-fn json(value: JsValue, what: &'static str) -> Result<serde_json::Value, JsValue> {
+pub(super) fn json(value: JsValue, what: &'static str) -> Result<serde_json::Value, JsValue> {
     if value.is_undefined() || value.is_null() {
         return Ok(serde_json::Value::Null);
     }
     serde_wasm_bindgen::from_value(value).map_err(|e| js_error(&Error::option(what, e.to_string())))
 }
 
-fn out<T: serde::Serialize>(result: crate::Result<T>) -> Result<JsValue, JsValue> {
+pub(super) fn out<T: serde::Serialize>(result: crate::Result<T>) -> Result<JsValue, JsValue> {
     result.map_err(|e| js_error(&e)).and_then(|v| to_js(&v))
 }
 

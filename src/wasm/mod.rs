@@ -9,6 +9,7 @@ mod gpu;
 mod methods;
 mod nn;
 mod options;
+mod reward;
 
 use wasm_bindgen::prelude::*;
 

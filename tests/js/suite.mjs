@@ -385,3 +385,96 @@ tests.push(['judges, annotators and samplers: GPT-4 vs the crowd, Dawid-Skene, s
     gpt4.free();
   }
 }]);
+
+// A deterministic generator for the synthetic reward tests (the same draws in every runtime).
+function lcg(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}
+
+tests.push(['reward heads: fit, score, preferences, JSON round trip, errors', async ({ arbiter }) => {
+  const rand = lcg(7);
+  const dim = 6;
+  const truth = [1, -0.5, 0.25, 0, 0.75, -1];
+  const rows = Array.from({ length: 60 }, () => Float32Array.from({ length: dim }, () => rand() * 2 - 1));
+  const utility = (r) => r.reduce((s, x, k) => s + x * truth[k], 0);
+  const votes = Array.from({ length: 400 }, () => {
+    const a = Math.floor(rand() * 60);
+    const b = (a + 1 + Math.floor(rand() * 59)) % 60;
+    const p = 1 / (1 + Math.exp(-(utility(rows[a]) - utility(rows[b])) * 3));
+    return { a, b, score: rand() < p ? 1 : 0 };
+  });
+  const { head, report } = arbiter.fitRewardHead(rows, votes.slice(0, 300), { validation: votes.slice(300) });
+  assert(head.kind === 'linear' && head.weights.length === dim, 'a linear head');
+  assert(report.validation.accuracy > 0.7, `validation accuracy ${report.validation.accuracy}`);
+  const cos = head.weights.reduce((s, w, k) => s + w * truth[k], 0)
+    / Math.hypot(...head.weights) / Math.hypot(...truth);
+  assert(cos > 0.9, `recovered direction, cosine ${cos}`);
+  const scores = arbiter.rewardScores(head, rows);
+  assert(scores.length === 60 && scores.every(Number.isFinite), 'finite scores');
+  const data = new Float32Array(60 * dim);
+  rows.forEach((r, i) => data.set(r, i * dim));
+  const again = arbiter.rewardScores(JSON.parse(JSON.stringify(head)), { data, dim });
+  assert(scores.every((s, i) => s === again[i]), 'JSON round trip and flat input score alike');
+  const p = arbiter.rewardPreferences(head, rows.slice(0, 3));
+  close(p[1] + p[3], 1, 1e-12, 'P(0≻1) + P(1≻0)');
+  close(p[0], 0.5, 0, 'P(0≻0)');
+  await throwsCode(() => arbiter.rewardScores(head, [new Float32Array(5)]), 'INVALID_OPTION');
+  await throwsCode(() => arbiter.rewardScores({ kind: 'linear', weights: [] , bias: 0 }, rows), 'MODEL');
+  await throwsCode(() => arbiter.fitRewardHead(rows, []), 'EMPTY');
+  await throwsCode(() => arbiter.fitRewardHead(rows, [{ a: 0, b: 99, score: 1 }]), 'INVALID_OPTION');
+  await throwsCode(() => arbiter.fitRewardHead(rows, votes, { l3: 1 }), 'INVALID_OPTION');
+}]);
+
+tests.push(['reward: a personal PAL model beats the pooled head on two groups of users', async ({ arbiter }) => {
+  const rand = lcg(11);
+  const dim = 4;
+  const rows = Array.from({ length: 80 }, () => Float32Array.from({ length: dim }, () => rand() * 2 - 1));
+  const ideal = (g) => [g === 0 ? 1 : -1, 0, 0, 0];
+  const dist = (r, g) => Math.hypot(...r.map((x, k) => x - ideal(g)[k]));
+  const vote = (user, g) => {
+    const a = Math.floor(rand() * 80);
+    const b = (a + 1 + Math.floor(rand() * 79)) % 80;
+    const p = 1 / (1 + Math.exp(-(dist(rows[b], g) - dist(rows[a], g)) * 4));
+    return { a, b, score: rand() < p ? 1 : 0, user };
+  };
+  const users = Array.from({ length: 8 }, (_, u) => [`u${u}`, u % 2]);
+  const train = users.flatMap(([u, g]) => Array.from({ length: 60 }, () => vote(u, g)));
+  const { head: pal } = arbiter.fitPal(rows, train, { prototypes: 2, seed: 1 });
+  assert(pal.kind === 'pal' && pal.prototypes.length === 2, 'two prototypes');
+  const { head: pooled } = arbiter.fitRewardHead(rows, train);
+  // A new user of group 1 with 30 votes: only their weights are fitted.
+  const mine = Array.from({ length: 30 }, () => vote('me', 1));
+  const { head: personal } = arbiter.fitRewardUser(pal, 'me', rows, mine);
+  assert(personal.users.me.length === 2, 'the new user has K weights');
+  const test = Array.from({ length: 300 }, () => vote('me', 1));
+  const accuracy = (s) => test.reduce((n, v) => n + ((s[v.a] > s[v.b]) === (v.score === 1) ? 1 : 0), 0) / test.length;
+  const personalAcc = accuracy(arbiter.rewardScores(personal, rows, { user: 'me' }));
+  const pooledAcc = accuracy(arbiter.rewardScores(pooled, rows));
+  assert(personalAcc > pooledAcc + 0.1, `personal ${personalAcc} vs pooled ${pooledAcc}`);
+  await throwsCode(() => arbiter.rewardScores(personal, rows, { user: 'nobody' }), 'INVALID_OPTION');
+}]);
+
+tests.push(['reward: best-of-N rules and the MAP palette', async ({ arbiter }) => {
+  assert(arbiter.bestOfN({ rule: 'max', scores: [0.1, 0.9, 0.9] }).index === 1, 'max, ties to the lowest index');
+  assert(arbiter.bestOfN({ rule: 'maxmin', rewards: [[1, -1], [0.2, 0.3], [2, 0]] }).index === 1, 'maxmin: the best worst case');
+  assert(arbiter.bestOfN({ rule: 'direction', rewards: [[1, 0], [0, 1]], direction: [0, 3] }).index === 1, 'direction');
+  const rps = [0.5, 0.9, 0.1, 0.1, 0.5, 0.9, 0.9, 0.1, 0.5];
+  const nash = arbiter.bestOfN({ rule: 'nash', preferences: rps });
+  nash.mixture.probabilities.forEach((x) => close(x, 1 / 3, 1e-9, 'uniform mixture on rock-paper-scissors'));
+  const spo = arbiter.bestOfN({ rule: 'spo', preferences: rps });
+  assert(spo.index === 0 && spo.values.every((v) => Math.abs(v - 0.5) < 1e-12), 'SPO three-way tie to index 0');
+  const rand = lcg(3);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const rewards = [Array.from({ length: 200 }, normal), Array.from({ length: 200 }, normal)];
+  const map = arbiter.mapPalette(rewards, [0.5, 0.3]);
+  assert(map.kkt.satisfied, 'KKT holds');
+  close(map.expected[0], 0.5, 1e-6, 'E_w[r_1]');
+  close(map.expected[1], 0.3, 1e-6, 'E_w[r_2]');
+  await throwsCode(() => arbiter.mapPalette(rewards, [99, 0]), 'INVALID_OPTION');
+  await throwsCode(() => arbiter.bestOfN({ rule: 'best' }), 'INVALID_OPTION');
+  await throwsCode(() => arbiter.bestOfN({ rule: 'max', scores: [] }), 'EMPTY');
+}]);

@@ -72,7 +72,18 @@ void methods;
 
 async function embeddings(): Promise<void> {
   using encoder = await arbiter.Encoder.load('/models/all-MiniLM-L6-v2', { onProgress: ({ file, loaded, total }) => void [file, loaded / total] });
-  const rows: Float32Array[] = encoder.embed(['a text', 'another']);
+  const gpu = await arbiter.Gpu.request();
+  using onGpu = await arbiter.Encoder.load('/models/all-MiniLM-L6-v2', { gpu: gpu && !gpu.isSoftware ? gpu : null });
+  const { embeddings: rows, device }: { embeddings: Float32Array[]; device: string } = await onGpu.embed(['a text', 'another']);
+  const fit = arbiter.fitRewardHead(rows, [{ a: 0, b: 1, score: 1 }], { validation: [{ a: 1, b: 0, score: 0.5 }], l2: 1e-3 });
+  const scores: Float64Array = arbiter.rewardScores(fit.head, rows, { user: 'me' });
+  const stored: arbiter.RewardHead = JSON.parse(JSON.stringify(fit.head));
+  const p: Float64Array = arbiter.rewardPreferences(stored, { data: new Float32Array(768), dim: 384 });
+  const pal = arbiter.fitPal(rows, [{ a: 0, b: 1, score: 1, user: 'u' }], { prototypes: 2 });
+  const mine = arbiter.fitRewardUser(pal.head, 'me', rows, [{ a: 1, b: 0, score: 1 }]);
+  const pick = arbiter.bestOfN({ rule: 'nash', preferences: p });
+  const palette = arbiter.mapPalette([[1, 2], [0, 1]], [1.5, 0.5]);
+  console.log(device, scores[0], mine.report.train.accuracy, pick.mixture?.probabilities, palette.kkt.satisfied);
   const fromBytes = await arbiter.Encoder.load({ config: '{}', weights: new Uint8Array(0), tokenizer: '{}' });
   console.log(rows[0][0], encoder.dimension, fromBytes.dimension);
   fromBytes.free();
