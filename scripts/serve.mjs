@@ -1,13 +1,16 @@
-// A static file server for tests and the demo, bound to 127.0.0.1 only. It serves the repository at `/` and the
-// shared data beside it (../shared) at `/shared/`, so pages and test suites can reach both.
+// A static file server for tests and the demo, bound to 127.0.0.1 only. It serves the repository at `/`, the
+// shared data beside it (../shared) at `/shared/`, and the model cache (ARBITER_MODELS, default
+// ~/.cache/arbiter/models, filled by scripts/setup.sh) at `/models/`, so pages and test suites can reach all three.
 // CLI: node scripts/serve.mjs [port]   (prints the URL)
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { homedir } from 'node:os';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const shared = resolve(repo, '../shared');
+const models = resolve(process.env.ARBITER_MODELS ?? join(homedir(), '.cache/arbiter/models'));
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -26,7 +29,9 @@ const TYPES = {
 
 function locate(urlPath) {
   const path = normalize(decodeURIComponent(urlPath.split('?')[0]));
-  const [base, rest] = path.startsWith('/shared/') ? [shared, path.slice('/shared/'.length)] : [repo, path.slice(1)];
+  const mounts = [['/shared/', shared], ['/models/', models]];
+  const [prefix, base] = mounts.find(([p]) => path.startsWith(p)) ?? ['/', repo];
+  const rest = path.slice(prefix.length);
   const file = resolve(base, rest);
   return file.startsWith(base) ? file : null;
 }

@@ -176,16 +176,42 @@ test('reward: the Rust and Node examples print the same embeddings (first 8 dime
   const file = join(dir, 'texts.txt');
   writeFileSync(file, 'Explain quantum field theory to a high-school student.\nA haiku about kubernetes.\n\nÜnïcödé 日本語\n');
   const args = ['--model', join(models, 'all-MiniLM-L6-v2'), '--texts', file, '--json'];
-  const r = spawnSync(join(root, 'target/release/examples/reward'), args, { encoding: 'utf8' });
-  const n = spawnSync(process.execPath, [join(root, 'examples/reward.mjs'), ...args], { encoding: 'utf8' });
+  const cpu = [...args, '--device', 'cpu'];
+  const r = spawnSync(join(root, 'target/release/examples/reward'), cpu, { encoding: 'utf8' });
+  const n = spawnSync(process.execPath, [join(root, 'examples/reward.mjs'), ...cpu], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(n.status, 0, n.stderr);
   const [a, b] = [JSON.parse(r.stdout), JSON.parse(n.stdout)];
   assert.equal(a.texts.length, 4);
+  assert.equal(a.device, 'cpu');
   for (const t of a.texts) assert.ok(Math.abs(t.norm - 1) < 1e-5 && t.head.length === 8);
   // f32 products in a different order (native vs wasm SIMD): equal to 1e-5.
   closeJson(a, b, 'reward', 1e-5);
-  const gpu = spawnSync(join(root, 'target/release/examples/reward'), [...args, '--device', 'gpu'], { encoding: 'utf8' });
-  assert.equal(gpu.status, 2);
-  assert.match(gpu.stderr, /^error\[GPU\]/);
+  // The WGSL encoder (lavapipe here), asked for explicitly; `auto` skips a software adapter.
+  const g = spawnSync(join(root, 'target/release/examples/reward'), [...args, '--device', 'gpu'], { encoding: 'utf8' });
+  assert.equal(g.status, 0, g.stderr);
+  const onGpu = JSON.parse(g.stdout);
+  assert.match(onGpu.device, /^gpu: /);
+  closeJson({ ...onGpu, device: 'cpu' }, a, 'reward on the GPU', 1e-4);
+  // Node without WebGPU installed: `--device gpu` is a GPU error.
+  const ng = spawnSync(process.execPath, [join(root, 'examples/reward.mjs'), ...args, '--device', 'gpu'], { encoding: 'utf8' });
+  assert.equal(ng.status, 2);
+  assert.match(ng.stderr, /^error\[GPU\]/);
+});
+
+test('reward --fit-llmfao: a head learned from LLMFAO crowd votes beats always-longer on held-out prompts, alike in Rust and Node', () => {
+  const models = process.env.ARBITER_MODELS ?? join(process.env.HOME ?? '', '.cache/arbiter/models');
+  const cache = join(mkdtempSync(join(tmpdir(), 'arbiter-')), 'llmfao-minilm.f32');
+  const args = ['--model', join(models, 'all-MiniLM-L6-v2'), '--fit-llmfao', '--embeddings', cache, '--json'];
+  // Rust embeds the 1,133 responses (CPU) and writes the cache; Node reads it, so both fit the same vectors.
+  const r = spawnSync(join(root, 'target/release/examples/reward'), [...args, '--device', 'cpu'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const n = spawnSync(process.execPath, [join(root, 'examples/reward.mjs'), ...args], { encoding: 'utf8' });
+  assert.equal(n.status, 0, n.stderr);
+  const [a, b] = [JSON.parse(r.stdout), JSON.parse(n.stdout)];
+  assert.equal(a.embeddings, 'cpu');
+  assert.equal(b.embeddings, 'cache');
+  assert.ok(a.n_test > 1000 && a.n_train > 4000, `sizes ${a.n_train} / ${a.n_test}`);
+  assert.ok(a.heldout_accuracy > a.baseline_longer_accuracy + 0.15, `head ${a.heldout_accuracy} vs longer ${a.baseline_longer_accuracy}`);
+  closeJson({ ...a, embeddings: 'cache' }, b, 'fit-llmfao', 1e-9);
 });
