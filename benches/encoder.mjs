@@ -94,7 +94,7 @@ await init();
 const enc = await Encoder.load(folder);
 
 // Agreement on all 32 texts (batch of 32 on both sides): the smallest cosine.
-const ours = enc.embed(texts).map((v) => Float32Array.from(v));
+const ours = (await enc.embed(texts)).embeddings.map((v) => Float32Array.from(v));
 const theirs = await ortEmbed(texts);
 let cosine = 1;
 ours.forEach((a, i) => {
