@@ -3,6 +3,10 @@
 //! (`ops`), which are also the CPU twins of the GPU encoder's kernels.
 
 pub mod bert;
+pub mod bpe;
+pub mod generate;
+pub mod gguf;
+pub mod llama;
 pub mod ops;
 
 pub use bert::{Batch, Encoder};
