@@ -96,3 +96,78 @@ fn generator_streams_greedy_text_stops_and_scores() {
     assert!(Generator::new(&model, &[], GenerateOptions::default()).is_err());
     assert!(Generator::new(&model, &prompt, GenerateOptions { top_p: 0.0, ..GenerateOptions::default() }).is_err());
 }
+
+/// llama.cpp's own outputs on this GGUF (scripts/golden/make_llama_goldens.mjs, @fugood/llama.node 1.7.15).
+fn llamacpp() -> serde_json::Value {
+    serde_json::from_str(&common::read(&std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/smollm2-llamacpp.json"
+    ))))
+    .unwrap()
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}
+
+#[test]
+fn tokens_and_chat_prompts_equal_llama_cpp() {
+    let model = smollm2();
+    let golden = llamacpp();
+    let t = &golden["tokenize"];
+    let mut n = 0;
+    for group in ["llmfao_prompts", "llmfao_responses", "hand"] {
+        for case in t[group].as_array().unwrap() {
+            let text = case["text"].as_str().unwrap();
+            assert_eq!(model.tokenizer.encode(text, true).unwrap(), ids(&case["ids"]), "{group}: {text:?}");
+            assert_eq!(model.tokenizer.decode(&ids(&case["ids"])), text, "{group}: decoding {text:?}");
+            n += 1;
+        }
+    }
+    assert!(n >= 60, "{n} texts");
+    for c in golden["chat"]["conversations"].as_array().unwrap() {
+        let messages: Vec<Message> = serde_json::from_value(c["messages"].clone()).unwrap();
+        let prompt = model.tokenizer.chat(&messages, true).unwrap();
+        assert_eq!(prompt, c["prompt"].as_str().unwrap());
+        assert_eq!(model.tokenizer.encode(&prompt, true).unwrap(), ids(&c["ids"]));
+    }
+}
+
+/// First-step logits and greedy continuations against llama.cpp. NOT yet the parity (10 of 10 prompts
+/// identical for 32 tokens): this f32 path agrees on 5 of 10, and its top-20 first-step logits (relative to the top
+/// one) differ by up to 0.39. llama.cpp rounds activations to 8 bits before each quantised product and keeps an f16
+/// KV cache, but emulating both did not close the gap (its final hidden state stays ~1% away), so a structural
+/// difference remains to be found. This test holds the measured level so that it cannot silently get worse.
+#[test]
+fn greedy_continuations_and_first_logits_follow_llama_cpp() {
+    use arbiter::nn::generate::{GenerateOptions, Generator};
+    let model = smollm2();
+    let golden = llamacpp();
+    let chats = golden["chat"]["conversations"].as_array().unwrap();
+    let (mut worst, mut same) = (0.0f32, Vec::new());
+    for ((chat, run), first) in chats
+        .iter()
+        .zip(golden["greedy"]["runs"].as_array().unwrap())
+        .zip(golden["first_step"]["runs"].as_array().unwrap())
+    {
+        let prompt = ids(&chat["ids"]);
+        let mut cache = model.cache();
+        let logits = model.forward(&mut cache, &prompt, Logits::Last).unwrap();
+        let top = first["top"].as_array().unwrap();
+        let l0 = logits[top[0]["id"].as_u64().unwrap() as usize];
+        for c in top {
+            let ours = logits[c["id"].as_u64().unwrap() as usize] - l0;
+            worst = worst.max((ours - c["logit_minus_top"].as_f64().unwrap() as f32).abs());
+        }
+        let want = ids(&run["ids"]);
+        let options = GenerateOptions { max_tokens: want.len(), ..GenerateOptions::default() };
+        let mut g = Generator::new(&model, &prompt, options).unwrap();
+        while g.next(&model).unwrap().is_some() {}
+        let got: Vec<u32> = g.tokens.iter().copied().filter(|t| !model.tokenizer.end.contains(t)).collect();
+        same.push((got.iter().zip(&want).take_while(|(a, b)| a == b).count(), want.len()));
+    }
+    eprintln!("first-step |Δ logit − top| ≤ {worst}; identical greedy prefix (of llama.cpp's length): {same:?}");
+    assert!(worst <= 0.45, "first-step logits differ by {worst}");
+    let matching = same.iter().filter(|(n, len)| *n >= (*len).min(32)).count();
+    assert!(matching >= 5, "{matching} of 10 prompts identical for 32 tokens: {same:?}");
+}

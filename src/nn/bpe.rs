@@ -25,6 +25,24 @@ const CONTROL: i32 = 3;
 /// Pre-tokenizers that split each digit alone before the GPT-2 regex (llama.cpp's STARCODER/SMOLLM group).
 const DIGIT_FIRST: &[&str] = &["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b"];
 
+/// Control tokens that end generation besides `eos`, as llama.cpp's vocabulary marks them (end-of-turn markers and
+/// the fill-in-the-middle repository/file/pad tokens).
+const END_OF_GENERATION: &[&str] = &[
+    "<|endoftext|>",
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<EOT>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|fim_repo|>",
+    "<REPO>",
+    "<reponame>",
+    "<|file_sep|>",
+];
+
 /// One chat message for [`BpeTokenizer::chat`].
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
@@ -43,6 +61,8 @@ pub struct BpeTokenizer {
     /// `tokenizer.ggml.bos_token_id` / `eos_token_id`.
     pub bos: Option<u32>,
     pub eos: Option<u32>,
+    /// Tokens that end generation: `eos` and the control tokens of [`END_OF_GENERATION`].
+    pub end: Vec<u32>,
 }
 
 impl std::fmt::Debug for BpeTokenizer {
@@ -134,7 +154,13 @@ impl BpeTokenizer {
             .collect();
         controls.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
         let id = |key: &str| gguf.u32(key).ok();
+        let mut end: Vec<u32> =
+            controls.iter().filter(|(t, _)| END_OF_GENERATION.contains(&t.as_str())).map(|(_, id)| *id).collect();
+        end.extend(id("tokenizer.ggml.eos_token_id"));
+        end.sort_unstable();
+        end.dedup();
         Ok(Self {
+            end,
             inner,
             bytes,
             controls,

@@ -50,7 +50,7 @@ impl Default for GenerateOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Finish {
-    /// The model produced its end-of-sequence token.
+    /// The model produced an end-of-generation token (its `eos`, or another end-of-turn token llama.cpp stops at).
     Eos,
     /// A stop string appeared.
     Stop,
@@ -130,7 +130,7 @@ impl Generator {
         let token = self.sample();
         self.tokens.push(token);
         self.history.push(token);
-        if Some(token) == model.tokenizer.eos {
+        if model.tokenizer.end.contains(&token) {
             return Ok(Some(self.end(Finish::Eos, token)));
         }
         self.bytes.extend_from_slice(model.tokenizer.token_bytes(token));
