@@ -638,7 +638,7 @@ fn density(x: f64) -> f64 {
 }
 
 /// The standard normal distribution function Φ(x) = erfc(−x/√2)/2, accurate in both tails.
-fn phi(x: f64) -> f64 {
+pub(crate) fn phi(x: f64) -> f64 {
     0.5 * erfc(-x / std::f64::consts::SQRT_2)
 }
 

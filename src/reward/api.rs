@@ -156,10 +156,12 @@ pub fn fit_user(
     votes_value: &Value,
     options: &Value,
 ) -> Result<Fitted<PalReport>> {
-    let Head::Pal(pal) = Head::from_json(head)? else {
+    let head = Head::from_json(head)?;
+    let dim = head.dim()?;
+    let Head::Pal(pal) = head else {
         return Err(Error::Model("a personal fit needs a PAL head (kind `pal`)".into()));
     };
-    let e = Embeddings::new(embeddings, Head::Pal(pal.clone()).dim()?)?;
+    let e = Embeddings::new(embeddings, dim)?;
     let mut o = Options::new(options)?;
     let d = PersonalOptions::default();
     let options =

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::math::{dot, dot32, norm, sigmoid, softmax, widen};
 use crate::error::{Error, Result};
 use crate::judge::spearman;
+use crate::rank::wenglin::phi;
 
 /// ArmoRM's verbosity-penalty grid (spec 2.1), searched in order by [`verbosity_penalties`].
 pub const PENALTY_GRID: [f64; 24] = [
@@ -130,7 +131,7 @@ pub enum Activation {
     /// max(0, x).
     #[default]
     Relu,
-    /// x·Φ(x), with erf to 1.5e-7 (Abramowitz–Stegun 7.1.26): PyTorch's exact GELU to that accuracy.
+    /// x·Φ(x), Φ from the fdlibm erfc the Weng-Lin models use (about one ulp): PyTorch's exact GELU.
     Gelu,
 }
 
@@ -139,7 +140,7 @@ impl Activation {
     pub fn apply(self, x: f64) -> f64 {
         match self {
             Activation::Relu => x.max(0.0),
-            Activation::Gelu => x * normal_cdf(x),
+            Activation::Gelu => x * phi(x),
         }
     }
 
@@ -147,26 +148,8 @@ impl Activation {
     pub fn derivative(self, x: f64) -> f64 {
         match self {
             Activation::Relu => f64::from(u8::from(x > 0.0)),
-            Activation::Gelu => normal_cdf(x) + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt(),
+            Activation::Gelu => phi(x) + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt(),
         }
-    }
-}
-
-/// Φ(x) = ½(1 + erf(x/√2)).
-fn normal_cdf(x: f64) -> f64 {
-    0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2))
-}
-
-/// erf by Abramowitz–Stegun 7.1.26 (absolute error ≤ 1.5e-7).
-fn erf(x: f64) -> f64 {
-    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
-    let poly =
-        t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    let y = 1.0 - poly * (-x * x).exp();
-    if x < 0.0 {
-        -y
-    } else {
-        y
     }
 }
 
