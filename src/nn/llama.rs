@@ -1,12 +1,14 @@
 //! A Llama-family causal language model from a GGUF file (SmolLM2 and its kin): RMSNorm, rotary position
 //! embeddings (llama.cpp's NORM layout: adjacent pairs), grouped-query attention with a KV cache, SwiGLU, tied or
-//! separate output embeddings. The weights stay quantised in memory: decoding multiplies straight from the blocks
-//! (`Tensor::dot_row`), prefill dequantises one weight row at a time and applies it to every prompt token.
-
-use ndarray::{Array2, ArrayView2};
+//! separate output embeddings. The weights stay quantised in memory, and every product with a quantised weight is
+//! llama.cpp's: the activations are quantised to 8 bits per block and multiplied block by block in integers
+//! ([`quant`]), so the logits follow llama.cpp's rather than those of a float model.
 
 use super::bpe::BpeTokenizer;
+use super::ggml;
+use super::gguf::f16_to_f32;
 use super::gguf::{Gguf, Tensor};
+use super::quant::{self, f32_to_f16};
 use crate::error::{Error, Result};
 
 fn model(what: impl Into<String>) -> Error {
@@ -15,6 +17,7 @@ fn model(what: impl Into<String>) -> Error {
 
 /// The shape of the network, from `<arch>.*` metadata.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LlamaConfig {
     pub layers: usize,
     pub dim: usize,
@@ -66,14 +69,14 @@ impl LlamaConfig {
 
 /// A loaded model: the GGUF bytes, its tokenizer and the small F32 tensors, dequantised once.
 pub struct Llama {
-    gguf: Gguf,
+    pub(crate) gguf: Gguf,
     pub config: LlamaConfig,
     pub tokenizer: BpeTokenizer,
-    attn_norm: Vec<Vec<f32>>,
-    ffn_norm: Vec<Vec<f32>>,
-    output_norm: Vec<f32>,
+    pub(crate) attn_norm: Vec<Vec<f32>>,
+    pub(crate) ffn_norm: Vec<Vec<f32>>,
+    pub(crate) output_norm: Vec<f32>,
     /// `output.weight`, or `token_embd.weight` when the embeddings are tied.
-    output: String,
+    pub(crate) output: String,
 }
 
 impl std::fmt::Debug for Llama {
@@ -82,11 +85,12 @@ impl std::fmt::Debug for Llama {
     }
 }
 
-/// The KV cache of one conversation: per layer, keys and values of every position so far (`kv_heads·head_dim` each).
+/// The KV cache of one conversation: per layer, keys and values of every position so far (`kv_heads·head_dim` each),
+/// in f16 as llama.cpp keeps them (23 KB per position for SmolLM2-135M).
 #[derive(Clone, Debug, Default)]
 pub struct Cache {
-    keys: Vec<Vec<f32>>,
-    values: Vec<Vec<f32>>,
+    keys: Vec<Vec<u16>>,
+    values: Vec<Vec<u16>>,
     /// Positions filled.
     pub len: usize,
 }
@@ -132,7 +136,7 @@ impl Llama {
         Ok(Self { output: output.to_owned(), gguf, config, tokenizer, attn_norm, ffn_norm, output_norm })
     }
 
-    fn weight(&self, layer: usize, name: &str) -> Result<Tensor<'_>> {
+    pub(crate) fn weight(&self, layer: usize, name: &str) -> Result<Tensor<'_>> {
         self.gguf.tensor(&format!("blk.{layer}.{name}.weight"))
     }
 
@@ -142,7 +146,8 @@ impl Llama {
     }
 
     /// Runs `tokens` after what `cache` holds, appends their keys and values, and returns the logits of the
-    /// positions `want` selects (`Last`: the final one; `All`: every one, row after row).
+    /// positions `want` selects (`Last`: the final one; `All`: every one, row after row). Long inputs run in
+    /// batches of [`UBATCH`] tokens, as llama.cpp's micro-batches.
     ///
     /// # Errors
     /// `MODEL` for a token outside the vocabulary or a context longer than the model's.
@@ -151,13 +156,28 @@ impl Llama {
         if cache.len + tokens.len() > c.context {
             return Err(model(format!("{} tokens exceed the context of {}", cache.len + tokens.len(), c.context)));
         }
+        if let Some(id) = tokens.iter().find(|&&id| id as usize >= c.vocab) {
+            return Err(model(format!("token {id} is outside the vocabulary of {}", c.vocab)));
+        }
+        let mut logits = Vec::new();
+        let batches = tokens.chunks(UBATCH).count();
+        for (i, batch) in tokens.chunks(UBATCH).enumerate() {
+            let last = i + 1 == batches;
+            if want == Logits::All || last {
+                logits.extend(self.batch(cache, batch, if last { want } else { Logits::All })?);
+            } else {
+                self.batch(cache, batch, Logits::None)?;
+            }
+        }
+        Ok(logits)
+    }
+
+    fn batch(&self, cache: &mut Cache, tokens: &[u32], want: Logits) -> Result<Vec<f32>> {
+        let c = &self.config;
         let t = tokens.len();
         let embed = self.gguf.tensor("token_embd.weight")?;
         let mut x = vec![0.0f32; t * c.dim];
         for (i, &id) in tokens.iter().enumerate() {
-            if id as usize >= c.vocab {
-                return Err(model(format!("token {id} is outside the vocabulary of {}", c.vocab)));
-            }
             embed.dequantize_row(id as usize, &mut x[i * c.dim..(i + 1) * c.dim]);
         }
         let start = cache.len;
@@ -167,137 +187,73 @@ impl Llama {
         }
         cache.len += t;
         let rows: Vec<usize> = match want {
+            Logits::None => return Ok(Vec::new()),
             Logits::Last => vec![t - 1],
             Logits::All => (0..t).collect(),
         };
-        let output = self.gguf.tensor(&self.output)?;
-        let mut logits = Vec::with_capacity(rows.len() * c.vocab);
-        let mut h = vec![0.0f32; c.dim];
-        for r in rows {
-            rms_norm(&x[r * c.dim..(r + 1) * c.dim], &self.output_norm, c.rms_eps, &mut h);
-            let mut out = vec![0.0f32; c.vocab];
-            output.matvec(&h, &mut out);
-            logits.extend(out);
+        let h = self.norm(&x, &rows, &self.output_norm);
+        Ok(matmul(&self.gguf.tensor(&self.output)?, &h, rows.len()))
+    }
+
+    /// RMSNorm of the given rows of `x` with gain `g`.
+    fn norm(&self, x: &[f32], rows: &[usize], g: &[f32]) -> Vec<f32> {
+        let d = self.config.dim;
+        let mut h = vec![0.0f32; rows.len() * d];
+        for (i, r) in rows.iter().enumerate() {
+            ggml::rms_norm(&x[r * d..(r + 1) * d], g, self.config.rms_eps, &mut h[i * d..(i + 1) * d]);
         }
-        Ok(logits)
+        h
     }
 
     fn attention(&self, l: usize, cache: &mut Cache, x: &mut [f32], t: usize, start: usize) -> Result<()> {
         let c = &self.config;
-        let (d, hd, kv) = (c.dim, c.head_dim, c.kv_heads * c.head_dim);
-        let mut h = vec![0.0f32; t * d];
-        for i in 0..t {
-            rms_norm(&x[i * d..(i + 1) * d], &self.attn_norm[l], c.rms_eps, &mut h[i * d..(i + 1) * d]);
-        }
+        let (d, kv) = (c.dim, c.kv_heads * c.head_dim);
+        let h = self.norm(x, &(0..t).collect::<Vec<_>>(), &self.attn_norm[l]);
         let mut q = matmul(&self.weight(l, "attn_q")?, &h, t);
         let mut k = matmul(&self.weight(l, "attn_k")?, &h, t);
         let v = matmul(&self.weight(l, "attn_v")?, &h, t);
+        let rope = ggml::Rope::new(c.rope_base, c.head_dim);
         for i in 0..t {
-            rope(&mut q[i * d..(i + 1) * d], hd, start + i, c.rope_base);
-            rope(&mut k[i * kv..(i + 1) * kv], hd, start + i, c.rope_base);
+            rope.apply(&mut q[i * d..(i + 1) * d], start + i);
+            rope.apply(&mut k[i * kv..(i + 1) * kv], start + i);
         }
-        cache.keys[l].extend_from_slice(&k);
-        cache.values[l].extend_from_slice(&v);
-        let (keys, values) = (&cache.keys[l], &cache.values[l]);
-        let group = c.heads / c.kv_heads;
-        let scale = 1.0 / (hd as f32).sqrt();
-        let mut out = vec![0.0f32; t * d];
-        let mut scores = Vec::with_capacity(start + t);
-        for i in 0..t {
-            let visible = start + i + 1;
-            for head in 0..c.heads {
-                let qh = &q[i * d + head * hd..i * d + (head + 1) * hd];
-                let kvh = (head / group) * hd;
-                scores.clear();
-                scores.extend((0..visible).map(|p| dot(qh, &keys[p * kv + kvh..p * kv + kvh + hd]) * scale));
-                softmax(&mut scores);
-                let o = &mut out[i * d + head * hd..i * d + (head + 1) * hd];
-                for (p, w) in scores.iter().enumerate() {
-                    for (o, v) in o.iter_mut().zip(&values[p * kv + kvh..p * kv + kvh + hd]) {
-                        *o += w * v;
-                    }
-                }
-            }
-        }
+        cache.keys[l].extend(k.iter().map(|&x| f32_to_f16(x)));
+        cache.values[l].extend(v.iter().map(|&x| f32_to_f16(x)));
+        let keys: Vec<f32> = cache.keys[l].iter().map(|&h| f16_to_f32(h)).collect();
+        let values: Vec<f32> = cache.values[l].iter().map(|&h| f16_to_f32(h)).collect();
+        let shape = ggml::Heads { heads: c.heads, kv_heads: c.kv_heads, head_dim: c.head_dim };
+        let out = ggml::attention(&q, t, start, &keys, &values, shape);
         let projected = matmul(&self.weight(l, "attn_output")?, &out, t);
-        x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
+        x.iter_mut().zip(&projected).for_each(|(x, p)| *x += *p);
         Ok(())
     }
 
     fn feed_forward(&self, l: usize, x: &mut [f32], t: usize) -> Result<()> {
-        let c = &self.config;
-        let d = c.dim;
-        let mut h = vec![0.0f32; t * d];
-        for i in 0..t {
-            rms_norm(&x[i * d..(i + 1) * d], &self.ffn_norm[l], c.rms_eps, &mut h[i * d..(i + 1) * d]);
-        }
+        let h = self.norm(x, &(0..t).collect::<Vec<_>>(), &self.ffn_norm[l]);
         let mut gate = matmul(&self.weight(l, "ffn_gate")?, &h, t);
         let up = matmul(&self.weight(l, "ffn_up")?, &h, t);
-        gate.iter_mut().zip(&up).for_each(|(g, u)| *g = *g / (1.0 + (-*g).exp()) * u);
+        ggml::swiglu(&mut gate, &up);
         let down = matmul(&self.weight(l, "ffn_down")?, &gate, t);
-        x.iter_mut().zip(&down).for_each(|(x, y)| *x += y);
+        x.iter_mut().zip(&down).for_each(|(x, y)| *x += *y);
         Ok(())
     }
 }
+
+/// llama.cpp's default micro-batch (`n_ubatch`): prompts longer than this run in pieces of it.
+pub const UBATCH: usize = 512;
 
 /// Which positions' logits [`Llama::forward`] returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Logits {
     Last,
     All,
+    /// None (a prompt's earlier micro-batches).
+    None,
 }
 
-/// `x Wᵀ` for `t` rows of `x`. One token multiplies straight from the quantised blocks; a batch (prefill)
-/// dequantises the weight once into a temporary f32 matrix (at most hidden × width, 3.5 MB for SmolLM2-135M) and
-/// runs one matrix product, so the resident model stays quantised.
+/// `x Wᵀ` for `t` rows of `x`, as llama.cpp's CPU backend computes it ([`quant::matmul`]).
 fn matmul(w: &Tensor, x: &[f32], t: usize) -> Vec<f32> {
-    let (rows, cols) = (w.rows(), w.cols());
-    let mut out = vec![0.0f32; t * rows];
-    if t == 1 {
-        w.matvec(x, &mut out);
-        return out;
-    }
-    let weights = Array2::from_shape_vec((rows, cols), w.dequantize());
-    let inputs = ArrayView2::from_shape((t, cols), x);
-    match (weights, inputs) {
-        (Ok(weights), Ok(inputs)) => inputs.dot(&weights.t()).into_raw_vec_and_offset().0,
-        _ => out,
-    }
-}
-
-/// Σ aᵢbᵢ with eight running sums (vectorised by LLVM).
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// `out = x / √(mean(x²) + eps) · g`.
-fn rms_norm(x: &[f32], g: &[f32], eps: f32, out: &mut [f32]) {
-    let mean = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
-    let inv = 1.0 / (mean + eps).sqrt();
-    for ((o, v), g) in out.iter_mut().zip(x).zip(g) {
-        *o = v * inv * g;
-    }
-}
-
-/// Rotary embedding of every head in `x` at position `pos`: pairs (2i, 2i+1) turn by pos·base^(−2i/head_dim).
-fn rope(x: &mut [f32], head_dim: usize, pos: usize, base: f32) {
-    for head in x.chunks_exact_mut(head_dim) {
-        for (i, pair) in head.chunks_exact_mut(2).enumerate() {
-            let theta = pos as f32 * base.powf(-2.0 * i as f32 / head_dim as f32);
-            let (sin, cos) = theta.sin_cos();
-            let (a, b) = (pair[0], pair[1]);
-            pair[0] = a * cos - b * sin;
-            pair[1] = a * sin + b * cos;
-        }
-    }
+    quant::matmul(w, &x[..t * w.cols()])
 }
 
 /// In-place softmax with the maximum subtracted.

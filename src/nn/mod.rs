@@ -5,9 +5,11 @@
 pub mod bert;
 pub mod bpe;
 pub mod generate;
+pub mod ggml;
 pub mod gguf;
 pub mod llama;
 pub mod ops;
+pub mod quant;
 
 pub use bert::{Batch, Encoder};
 pub use ops::Seq;

@@ -1,0 +1,217 @@
+//! llama.cpp's CPU arithmetic for products with quantised weights: the activation row is quantised to 8 bits per
+//! block of 32 (ggml's `quantize_row_q8_1_ref`; Q8_0 uses the same d and q), then each block's integer dot product is
+//! scaled in ggml's order (its generic `ggml_vec_dot_q4_1_q8_1` / `ggml_vec_dot_q8_0_q8_0`).
+
+use super::gguf::{f16_to_f32, GgmlType, Tensor, QK};
+
+/// f32 → f16 → f32, rounding to nearest even.
+pub fn round_f16(x: f32) -> f32 {
+    f16_to_f32(f32_to_f16(x))
+}
+
+/// IEEE binary16 bits of `x`, round to nearest even.
+pub fn f32_to_f16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let man = bits & 0x007f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        let m = man | 0x0080_0000;
+        let shift = (14 - e) as u32;
+        let half = 1u32 << (shift - 1);
+        let rest = m & ((1u32 << shift) - 1);
+        let mut h = m >> shift;
+        if rest > half || (rest == half && h & 1 == 1) {
+            h += 1;
+        }
+        return sign | h as u16;
+    }
+    let mut h = ((e as u32) << 10) | (man >> 13);
+    let rest = man & 0x1fff;
+    if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) {
+        h += 1;
+    }
+    sign | h as u16
+}
+
+/// Activation rows quantised to 8 bits per block of 32: per block the scale d and d·Σq (both through f16, as
+/// ggml stores them) and the 32 values q.
+#[derive(Clone, Debug, Default)]
+pub struct Q8 {
+    pub d: Vec<f32>,
+    pub s: Vec<f32>,
+    /// The quantised values, widened to i16 for the products.
+    pub q: Vec<[i16; QK]>,
+}
+
+/// ggml's `quantize_row_q8_1_ref` (Q8_0 has the same d and q): d = max|x|/127, q = round(x/d) half away from
+/// zero. `x.len()` must be a multiple of 32.
+pub fn quantize_q8(x: &[f32]) -> Q8 {
+    let blocks = x.len() / QK;
+    let mut out = Q8 { d: Vec::with_capacity(blocks), s: Vec::with_capacity(blocks), q: Vec::with_capacity(blocks) };
+    for block in x.chunks_exact(QK) {
+        let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+        let mut q = [0i16; QK];
+        let mut sum = 0i32;
+        for (q, v) in q.iter_mut().zip(block) {
+            *q = i16::from((v * id).round() as i8);
+            sum += i32::from(*q);
+        }
+        out.q.push(q);
+        out.d.push(round_f16(d));
+        out.s.push(round_f16(sum as f32 * d));
+    }
+    out
+}
+
+/// Whether products with `kind` quantise the activations (Q4_1, Q8_0, Q4_0) or take them in f32.
+pub fn quantises(kind: GgmlType) -> bool {
+    matches!(kind, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
+}
+
+/// `x Wᵀ` for the rows of `x` (each `w.cols()` long), row-major `[rows of x][rows of w]`: each activation row is
+/// quantised once; each weight block is unpacked once to 32 signed bytes and meets every activation row.
+pub fn matmul(w: &Tensor, x: &[f32]) -> Vec<f32> {
+    let (rows, cols) = (w.rows(), w.cols());
+    let t = x.len().checked_div(cols).unwrap_or(0);
+    let mut out = vec![0.0f32; t * rows];
+    if !quantises(w.kind) {
+        for (i, xi) in x.chunks_exact(cols.max(1)).take(t).enumerate() {
+            w.matvec(xi, &mut out[i * rows..(i + 1) * rows]);
+        }
+        return out;
+    }
+    let acts: Vec<Q8> = x.chunks_exact(cols).map(quantize_q8).collect();
+    let mut block = Block::default();
+    let mut sums = vec![0.0f32; t];
+    for r in 0..rows {
+        sums.fill(0.0);
+        for (b, bytes) in w.row(r).chunks_exact(w.kind.block_bytes()).enumerate() {
+            block.unpack(w.kind, bytes);
+            for (sum, a) in sums.iter_mut().zip(&acts) {
+                *sum += block.times(a, b);
+            }
+        }
+        for (i, sum) in sums.iter().enumerate() {
+            out[i * rows + r] = *sum;
+        }
+    }
+    out
+}
+
+/// Row `r` of a quantised weight times one quantised activation row (what [`matmul`] computes per element).
+pub fn dot_row(w: &Tensor, r: usize, a: &Q8) -> f32 {
+    let mut block = Block::default();
+    w.row(r)
+        .chunks_exact(w.kind.block_bytes())
+        .enumerate()
+        .map(|(b, bytes)| {
+            block.unpack(w.kind, bytes);
+            block.times(a, b)
+        })
+        .fold(0.0, |sum, x| sum + x)
+}
+
+/// Σ wᵢ·xᵢ over one block, exactly (LLVM turns it into 16-bit multiply-adds: pmaddwd, i32x4.dot_i16x8_s).
+#[inline]
+fn dot32(w: &[i16; QK], x: &[i16; QK]) -> i32 {
+    let mut acc = [0i32; 8];
+    for (w, x) in w.chunks_exact(8).zip(x.chunks_exact(8)) {
+        for k in 0..8 {
+            acc[k] += i32::from(w[k]) * i32::from(x[k]);
+        }
+    }
+    acc.iter().sum()
+}
+
+/// One weight block unpacked: 32 signed values (Q4_0's nibbles minus 8, Q4_1's nibbles, Q8_0's bytes), its scale
+/// d and, for Q4_1, its minimum m.
+#[derive(Default)]
+struct Block {
+    q: [i16; QK],
+    d: f32,
+    m: f32,
+    min: bool,
+}
+
+impl Block {
+    fn unpack(&mut self, kind: GgmlType, bytes: &[u8]) {
+        let half = |b: &[u8]| f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
+        self.d = half(bytes);
+        self.min = kind == GgmlType::Q4_1;
+        match kind {
+            GgmlType::Q4_1 | GgmlType::Q4_0 => {
+                let (nibbles, offset) = if self.min { (&bytes[4..20], 0i16) } else { (&bytes[2..18], 8) };
+                self.m = if self.min { half(&bytes[2..]) } else { 0.0 };
+                let (lo, hi) = self.q.split_at_mut(16);
+                for ((l, h), &n) in lo.iter_mut().zip(hi).zip(nibbles) {
+                    *l = i16::from(n & 15) - offset;
+                    *h = i16::from(n >> 4) - offset;
+                }
+            }
+            _ => {
+                for (q, &b) in self.q.iter_mut().zip(&bytes[2..34]) {
+                    *q = i16::from(b as i8);
+                }
+            }
+        }
+    }
+
+    /// This block times block `b` of `a`, ggml's way: (d_w·d_a)·Σ w·q (+ m_w·s_a for Q4_1).
+    #[inline]
+    fn times(&self, a: &Q8, b: usize) -> f32 {
+        let sumi = dot32(&self.q, &a.q[b]);
+        let product = (self.d * a.d[b]) * sumi as f32;
+        if self.min {
+            product + self.m * a.s[b]
+        } else {
+            product
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_rounding_is_ieee_nearest_even() {
+        for (x, bits) in
+            [(1.0f32, 0x3c00u16), (65504.0, 0x7bff), (65520.0, 0x7c00), (-2.0, 0xc000), (5.960_464_5e-8, 1)]
+        {
+            assert_eq!(f32_to_f16(x), bits, "{x}");
+        }
+        // 1 + 2^-11 lies halfway between 1 and 1 + 2^-10: to the even mantissa, 1.
+        assert_eq!(f32_to_f16(1.0 + 2f32.powi(-11)), 0x3c00);
+        assert_eq!(f32_to_f16(1.0 + 3.0 * 2f32.powi(-11)), 0x3c02);
+        for h in (0u16..0x7c00).step_by(7) {
+            assert_eq!(f32_to_f16(f16_to_f32(h)), h, "round trip of {h:#x}");
+        }
+    }
+
+    #[test]
+    fn q8_blocks_follow_ggml() {
+        let x: Vec<f32> = (0..64).map(|i| (i as f32 - 20.5) * 0.37).collect();
+        let q = quantize_q8(&x);
+        let amax = 42.5f32 * 0.37;
+        assert_eq!(q.d[1], round_f16(amax / 127.0));
+        assert_eq!(q.q[1][31], 127);
+        assert_eq!(q.q[0][0], i16::from((-20.5f32 * 0.37 * 127.0 / (20.5 * 0.37)).round() as i8));
+        let sum: i32 = q.q[0].iter().map(|&v| i32::from(v)).sum();
+        assert_eq!(q.s[0], round_f16(sum as f32 * (20.5 * 0.37 / 127.0)));
+        let zero = quantize_q8(&[0.0; 32]);
+        assert!(zero.q[0].iter().all(|&v| v == 0) && zero.d[0] == 0.0);
+    }
+}
