@@ -11,26 +11,13 @@
 
 mod common;
 
+use common::gpu;
+
 use std::time::Instant;
 
 use arbiter::gpu::encoder::{GpuEncoder, Kernels};
-use arbiter::gpu::Gpu;
 use arbiter::nn::ops::{self, LayerNorm, Linear, Seq};
 use ndarray::{Array1, Array2};
-
-/// The adapter, or None (with a skip line) where there is none.
-fn gpu() -> Option<Gpu> {
-    match pollster::block_on(Gpu::new()) {
-        Ok(gpu) => {
-            eprintln!("adapter: {}", gpu.adapter());
-            Some(gpu)
-        }
-        Err(e) => {
-            eprintln!("skipped: no wgpu adapter ({e})");
-            None
-        }
-    }
-}
 
 /// Deterministic values in [-1, 1) (a 64-bit LCG).
 struct Values(u64);

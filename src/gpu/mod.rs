@@ -6,6 +6,7 @@
 
 pub mod contextual;
 pub mod encoder;
+pub mod llama;
 mod predicted;
 pub mod rank;
 pub mod resample;
@@ -177,13 +178,23 @@ fn pipeline(device: &wgpu::Device, label: &str, source: &str, entry: &str) -> wg
 
 /// Copies `size` bytes of `source` back to the CPU.
 async fn read_back(gpu: &Gpu, source: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+    let encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+    read_back_after(gpu, encoder, source, size).await
+}
+
+/// Submits the work recorded in `encoder`, then copies `size` bytes of `source` back to the CPU (one submission).
+async fn read_back_after(
+    gpu: &Gpu,
+    mut encoder: wgpu::CommandEncoder,
+    source: &wgpu::Buffer,
+    size: u64,
+) -> Result<Vec<u8>> {
     let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("arbiter readback"),
         size,
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
     encoder.copy_buffer_to_buffer(source, 0, &staging, 0, size);
     gpu.queue.submit([encoder.finish()]);
     let (sender, receiver) = futures_channel::oneshot::channel();

@@ -107,3 +107,18 @@ pub fn minilm() -> arbiter::nn::Encoder {
     )
     .expect("all-MiniLM-L6-v2 loads")
 }
+
+/// The wgpu adapter, or None (with a skip line) where there is none.
+#[cfg(feature = "gpu")]
+pub fn gpu() -> Option<arbiter::gpu::Gpu> {
+    match pollster::block_on(arbiter::gpu::Gpu::new()) {
+        Ok(gpu) => {
+            eprintln!("adapter: {}", gpu.adapter());
+            Some(gpu)
+        }
+        Err(e) => {
+            eprintln!("skipped: no wgpu adapter ({e})");
+            None
+        }
+    }
+}

@@ -1,0 +1,794 @@
+// The Llama forward pass (gpu::llama hosts it). CPU twins: `quantize` ↔ quant::quantize_q8, `matvec` / `matmul` ↔
+// quant::dot row by row (plus the residual x + y when asked), `embed` ↔ Tensor::dequantize_row, and in gpu::llama
+// (the CPU forward keeps its own private): `rms_norm`, `rope`, `attention`, `swiglu`.
+//
+// Weights stay quantised: Q4_1 as GGUF's raw 20-byte blocks (5 words: f16 d | f16 m << 16, then 16 bytes of
+// nibbles, low nibbles elements 0..15, high nibbles 16..31); Q8_0 split into 8 words of i8 per block and f16 scales
+// packed two per word (the same 34 bytes per block). Activations quantised to Q8_1: 8 words of i8 per block and
+// (d, s) per block as f32 holding f16 values. Integer dot products of one block (≤ 32 · 127 · 127 < 2^24) are
+// computed in f32, where they are exact whatever the order, then scaled in quant::dot's order, and the blocks are
+// added in row order, as on the CPU.
+//
+// Every resource variable has its own binding number, shared only by the two entry points that read the same data
+// (matvec, matmul); each pipeline's automatic layout holds the bindings its entry point uses. Within WebGPU's default
+// limits: ≤ 256 invocations and ≤ 16 KiB of workgroup memory per entry point.
+
+// ---- f16 and exact rounding helpers -------------------------------------------------------------------------
+
+// IEEE half bits → f32, exactly (subnormals too, without relying on the device's f16 handling).
+fn half_to_f32(h: u32) -> f32 {
+    let sign = (h & 0x8000u) << 16u;
+    let mag = h & 0x7fffu;
+    if (mag >= 0x7c00u) {
+        return bitcast<f32>(sign | 0x7f800000u | ((mag & 0x3ffu) << 13u));
+    }
+    if (mag >= 0x400u) {
+        return bitcast<f32>(sign | ((mag + 0x1c000u) << 13u));
+    }
+    let v = f32(mag) * 5.9604645e-8; // mag · 2^-24, exact
+    return select(v, -v, sign != 0u);
+}
+
+// f32 → IEEE half bits, round to nearest even: quant::f32_to_f16 line for line.
+fn f32_to_half(x: f32) -> u32 {
+    let bits = bitcast<u32>(x);
+    let sign = (bits >> 16u) & 0x8000u;
+    let exp = i32((bits >> 23u) & 0xffu);
+    let man = bits & 0x7fffffu;
+    if (exp == 0xff) {
+        return sign | 0x7c00u | select(0u, 0x200u, man != 0u);
+    }
+    let e = exp - 127 + 15;
+    if (e >= 0x1f) {
+        return sign | 0x7c00u;
+    }
+    if (e <= 0) {
+        if (e < -10) {
+            return sign;
+        }
+        let m = man | 0x800000u;
+        let shift = u32(14 - e);
+        let half = 1u << (shift - 1u);
+        let rest = m & ((1u << shift) - 1u);
+        var h = m >> shift;
+        if (rest > half || (rest == half && (h & 1u) == 1u)) {
+            h += 1u;
+        }
+        return sign | h;
+    }
+    var h = (u32(e) << 10u) | (man >> 13u);
+    let rest = man & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u) == 1u)) {
+        h += 1u;
+    }
+    return sign | h;
+}
+
+fn round_f16(x: f32) -> f32 {
+    return half_to_f32(f32_to_half(x));
+}
+
+// a / 127 correctly rounded (the device's division may be off by ulps): the 24-bit mantissa divided in integers.
+// Zero, subnormal, infinite and NaN inputs and subnormal results take the device's division.
+fn div127(a: f32) -> f32 {
+    let bits = bitcast<u32>(a);
+    let e = (bits >> 23u) & 0xffu;
+    if (e == 0u || e == 0xffu) {
+        return a / 127.0;
+    }
+    let n = ((bits & 0x7fffffu) | 0x800000u) << 7u;
+    var q = n / 127u;
+    var be = i32(e) - 7;
+    if (q >= 0x1000000u) {
+        q = n / 254u + select(0u, 1u, n % 254u >= 128u);
+        be += 1;
+    } else {
+        q += select(0u, 1u, n % 127u >= 64u);
+    }
+    if (q == 0x1000000u) {
+        q = 0x800000u;
+        be += 1;
+    }
+    if (be <= 0) {
+        return a / 127.0;
+    }
+    return bitcast<f32>((bits & 0x80000000u) | (u32(be) << 23u) | (q & 0x7fffffu));
+}
+
+// 1 / d correctly rounded: 2^47 / mantissa by long division (no ties are possible). Zero, subnormal, infinite and
+// NaN inputs and out-of-range results take the device's division.
+fn recip(d: f32) -> f32 {
+    let bits = bitcast<u32>(d);
+    let e = i32((bits >> 23u) & 0xffu);
+    if (e == 0 || e == 0xff) {
+        return 1.0 / d;
+    }
+    let m = (bits & 0x7fffffu) | 0x800000u;
+    var q = 0x800000u;
+    var be = 254 - e;
+    if (m != 0x800000u) {
+        var r = 0x800000u;
+        q = 0u;
+        for (var i = 0u; i < 24u; i += 1u) {
+            r <<= 1u;
+            q <<= 1u;
+            if (r >= m) {
+                r -= m;
+                q |= 1u;
+            }
+        }
+        q += select(0u, 1u, 2u * r > m);
+        be = 253 - e;
+        if (q == 0x1000000u) {
+            q = 0x800000u;
+            be += 1;
+        }
+    }
+    if (be <= 0 || be >= 0xff) {
+        return 1.0 / d;
+    }
+    return bitcast<f32>((bits & 0x80000000u) | (u32(be) << 23u) | (q & 0x7fffffu));
+}
+
+// Rust's f32::round: half away from zero (WGSL's round() is half to even). x − trunc(x) is exact.
+fn round_away(x: f32) -> f32 {
+    let t = trunc(x);
+    return select(t, t + sign(x), abs(x - t) >= 0.5);
+}
+
+// The four i8 of a word, as f32.
+fn unpack_i8(word: u32) -> vec4<f32> {
+    return vec4<f32>(vec4<i32>(vec4<u32>(word) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u));
+}
+
+// ---- embed: x[t] = token_embd row tokens[t], dequantised (Q8_0) ------------------------------------------------
+
+struct EmbedParams {
+    total: u32, // tokens · cols
+    cols: u32,
+    blocks: u32, // per row
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> em: EmbedParams;
+@group(0) @binding(1) var<storage, read> em_tokens: array<u32>;
+@group(0) @binding(2) var<storage, read> em_q: array<u32>;
+@group(0) @binding(3) var<storage, read> em_s: array<u32>;
+@group(0) @binding(4) var<storage, read_write> em_x: array<f32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let e = gid.x + gid.y * groups.x * 64u;
+    if (e >= em.total) {
+        return;
+    }
+    let c = e % em.cols;
+    let block = em_tokens[e / em.cols] * em.blocks + c / 32u;
+    let d = half_to_f32((em_s[block / 2u] >> (16u * (block % 2u))) & 0xffffu);
+    let j = c % 32u;
+    let q = i32(em_q[block * 8u + j / 4u] << (24u - 8u * (j % 4u))) >> 24u;
+    em_x[e] = f32(q) * d;
+}
+
+// ---- rms_norm: h[r] = x[row0 + r] / √(mean(x²) + eps) · g ------------------------------------------------------
+//
+// One workgroup per row; the sum of squares in column order by one invocation (the CPU's order; a row is ≤ a few
+// thousand values), the scaling by all.
+
+struct NormParams {
+    rows: u32,
+    cols: u32,
+    row0: u32,
+    eps: f32,
+}
+
+@group(0) @binding(5) var<uniform> nm: NormParams;
+@group(0) @binding(6) var<storage, read> nm_x: array<f32>;
+@group(0) @binding(7) var<storage, read> nm_g: array<f32>;
+@group(0) @binding(8) var<storage, read_write> nm_h: array<f32>;
+
+var<workgroup> nm_inv: f32;
+
+@compute @workgroup_size(64, 1, 1)
+fn rms_norm(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = wg.x + wg.y * groups.x;
+    if (row >= nm.rows) {
+        return;
+    }
+    let base = (nm.row0 + row) * nm.cols;
+    if (lid == 0u) {
+        var sum = 0.0;
+        for (var c = 0u; c < nm.cols; c += 1u) {
+            let v = nm_x[base + c];
+            sum += v * v;
+        }
+        nm_inv = 1.0 / sqrt(sum / f32(nm.cols) + nm.eps);
+    }
+    let inv = workgroupUniformLoad(&nm_inv);
+    let out = row * nm.cols;
+    for (var c = lid; c < nm.cols; c += 64u) {
+        nm_h[out + c] = nm_x[base + c] * inv * nm_g[c];
+    }
+}
+
+// ---- quantize: f32 rows → Q8_1 blocks (quant::quantize_q8), one block per invocation ------------------------
+
+struct QuantParams {
+    blocks: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(9) var<uniform> qz: QuantParams;
+@group(0) @binding(10) var<storage, read> qz_x: array<f32>;
+@group(0) @binding(11) var<storage, read_write> qz_q: array<u32>;
+@group(0) @binding(12) var<storage, read_write> qz_ds: array<vec2<f32>>;
+
+@compute @workgroup_size(64, 1, 1)
+fn quantize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let b = gid.x + gid.y * groups.x * 64u;
+    if (b >= qz.blocks) {
+        return;
+    }
+    let base = b * 32u;
+    var amax = 0.0;
+    for (var j = 0u; j < 32u; j += 1u) {
+        amax = max(amax, abs(qz_x[base + j]));
+    }
+    let d = div127(amax);
+    let id = select(recip(d), 0.0, d == 0.0);
+    var sum = 0;
+    for (var w = 0u; w < 8u; w += 1u) {
+        var word = 0u;
+        for (var e = 0u; e < 4u; e += 1u) {
+            let q = i32(clamp(round_away(qz_x[base + 4u * w + e] * id), -128.0, 127.0));
+            sum += q;
+            word |= (u32(q) & 0xffu) << (8u * e);
+        }
+        qz_q[b * 8u + w] = word;
+    }
+    qz_ds[b] = vec2<f32>(round_f16(d), round_f16(f32(sum) * d));
+}
+
+// ---- matvec / matmul: y[t][r] (+)= row r of W · quantised x[t] ---------------------------------------------------
+//
+// kind 0: W is Q4_1 (mm_w4, raw blocks); kind 1: W is Q8_0 (mm_q8 quants, mm_s8 scales). `acc` adds the product to
+// y (the residual connection, x + y as on the CPU). The unused weight bindings get a dummy buffer.
+
+struct MatParams {
+    rows: u32,
+    blocks: u32, // per row
+    tokens: u32,
+    kind: u32,
+    acc: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(13) var<uniform> mm: MatParams;
+@group(0) @binding(14) var<storage, read> mm_w4: array<u32>;
+@group(0) @binding(15) var<storage, read> mm_q8: array<u32>;
+@group(0) @binding(16) var<storage, read> mm_s8: array<u32>;
+@group(0) @binding(17) var<storage, read> mm_xq: array<u32>;
+@group(0) @binding(18) var<storage, read> mm_xds: array<vec2<f32>>;
+@group(0) @binding(19) var<storage, read_write> mm_y: array<f32>;
+
+const LO = vec4<u32>(0u, 8u, 16u, 24u);
+const HI = vec4<u32>(4u, 12u, 20u, 28u);
+
+fn q8_scale(block: u32) -> f32 {
+    return half_to_f32((mm_s8[block / 2u] >> (16u * (block % 2u))) & 0xffffu);
+}
+
+fn mm_store(t: u32, r: u32, v: f32) {
+    let o = t * mm.rows + r;
+    if (mm.acc != 0u) {
+        mm_y[o] = mm_y[o] + v;
+    } else {
+        mm_y[o] = v;
+    }
+}
+
+// matvec: one invocation per weight row, its blocks in order; the token's activation (grid y) staged in chunks of
+// 32 blocks (4.25 KiB). For decoding and short prompts.
+
+const MV_CHUNK: u32 = 32u;
+
+var<workgroup> mv_x: array<vec4<f32>, 256>;
+var<workgroup> mv_ds: array<vec2<f32>, MV_CHUNK>;
+
+// Block `blk` of the weights times staged block `b` of the activation, scaled as quant::dot.
+fn mv_block(blk: u32, b: u32) -> f32 {
+    let xs = mv_ds[b];
+    var acc = vec4<f32>(0.0);
+    if (mm.kind == 0u) {
+        let at = blk * 5u;
+        for (var i = 0u; i < 4u; i += 1u) {
+            let word = vec4<u32>(mm_w4[at + 1u + i]);
+            acc += vec4<f32>((word >> LO) & vec4<u32>(15u)) * mv_x[b * 8u + i];
+            acc += vec4<f32>((word >> HI) & vec4<u32>(15u)) * mv_x[b * 8u + 4u + i];
+        }
+        let isum = (acc.x + acc.y) + (acc.z + acc.w);
+        let dm = mm_w4[at];
+        return (half_to_f32(dm & 0xffffu) * xs.x) * isum + half_to_f32(dm >> 16u) * xs.y;
+    }
+    for (var i = 0u; i < 8u; i += 1u) {
+        acc += unpack_i8(mm_q8[blk * 8u + i]) * mv_x[b * 8u + i];
+    }
+    let isum = (acc.x + acc.y) + (acc.z + acc.w);
+    return isum * (q8_scale(blk) * xs.x);
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn matvec(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = wg.y;
+    let row = wg.x * 64u + lid;
+    let r = min(row, mm.rows - 1u);
+    var sumf = 0.0;
+    for (var c0 = 0u; c0 < mm.blocks; c0 += MV_CHUNK) {
+        let n = min(MV_CHUNK, mm.blocks - c0);
+        let first = t * mm.blocks + c0;
+        for (var i = lid; i < n * 8u; i += 64u) {
+            mv_x[i] = unpack_i8(mm_xq[first * 8u + i]);
+        }
+        if (lid < n) {
+            mv_ds[lid] = mm_xds[first + lid];
+        }
+        workgroupBarrier();
+        for (var b = 0u; b < n; b += 1u) {
+            sumf += mv_block(r * mm.blocks + c0 + b, b);
+        }
+        workgroupBarrier();
+    }
+    if (row < mm.rows) {
+        mm_store(t, row, sumf);
+    }
+}
+
+// matmul: a 64-token × 64-row output tile per 8 × 8 workgroup, each invocation an 8 × 8 register block (tokens
+// 4·ly + {0..3} and 32 + 4·ly + {0..3}, rows 4·lx + {0..3} and 32 + 4·lx + {0..3}), as encoder.wgsl's matmul. A
+// block of 32 is staged in two slices of 16 k, k-major with a pitch of 17 vec4 (8.5 KiB), as small integers in f32;
+// the integer sums of a block (exact) are then scaled into the running sums with the block's scales (1 KiB), block
+// after block as on the CPU. Out-of-range tokens and rows read as 0; stores are bounds-checked.
+
+const MT_PITCH: u32 = 17u;
+
+var<workgroup> mt_x: array<vec4<f32>, 272>; // [kk * 17 + q]: tokens 4q .. 4q + 3
+var<workgroup> mt_w: array<vec4<f32>, 272>; // [kk * 17 + q]: weight rows 4q .. 4q + 3
+var<workgroup> mt_wd: array<f32, 64>;
+var<workgroup> mt_wm: array<f32, 64>;
+var<workgroup> mt_xd: array<f32, 64>;
+var<workgroup> mt_xs: array<f32, 64>;
+
+// The four weight words `wi` (of the slice's four) of rows r .. r + 3, block b; 0 past the last row.
+fn mt_words(r: u32, b: u32, s: u32, wi: u32) -> vec4<u32> {
+    var w = vec4<u32>(0u);
+    for (var e = 0u; e < 4u; e += 1u) {
+        if (r + e < mm.rows) {
+            let blk = (r + e) * mm.blocks + b;
+            if (mm.kind == 0u) {
+                w[e] = mm_w4[blk * 5u + 1u + wi];
+            } else {
+                w[e] = mm_q8[blk * 8u + 4u * s + wi];
+            }
+        }
+    }
+    return w;
+}
+
+// Stages slice s (k = 16s .. 16s + 15) of block b: invocation li fills k = 4·(li / 16) + {0..3} of quad li % 16.
+fn mt_stage(li: u32, t0: u32, r0: u32, b: u32, s: u32) {
+    let q = li % 16u;
+    let wi = li / 16u;
+    let w = mt_words(r0 + 4u * q, b, s, wi);
+    var x = vec4<u32>(0u);
+    for (var e = 0u; e < 4u; e += 1u) {
+        let t = t0 + 4u * q + e;
+        if (t < mm.tokens) {
+            x[e] = mm_xq[(t * mm.blocks + b) * 8u + 4u * s + wi];
+        }
+    }
+    for (var i = 0u; i < 4u; i += 1u) {
+        let at = (4u * wi + i) * MT_PITCH + q;
+        mt_x[at] = vec4<f32>(vec4<i32>(x << vec4<u32>(24u - 8u * i)) >> vec4<u32>(24u));
+        if (mm.kind == 0u) {
+            mt_w[at] = vec4<f32>((w >> vec4<u32>(8u * i + 4u * s)) & vec4<u32>(15u));
+        } else {
+            mt_w[at] = vec4<f32>(vec4<i32>(w << vec4<u32>(24u - 8u * i)) >> vec4<u32>(24u));
+        }
+    }
+    if (s == 0u) {
+        let r = r0 + li;
+        var d = 0.0;
+        var m = 0.0;
+        if (r < mm.rows) {
+            let blk = r * mm.blocks + b;
+            if (mm.kind == 0u) {
+                let dm = mm_w4[blk * 5u];
+                d = half_to_f32(dm & 0xffffu);
+                m = half_to_f32(dm >> 16u);
+            } else {
+                d = q8_scale(blk);
+            }
+        }
+        mt_wd[li] = d;
+        mt_wm[li] = m;
+        let t = t0 + li;
+        var xs = vec2<f32>(0.0);
+        if (t < mm.tokens) {
+            xs = mm_xds[t * mm.blocks + b];
+        }
+        mt_xd[li] = xs.x;
+        mt_xs[li] = xs.y;
+    }
+}
+
+// The running sums of token t (in the tile) and rows 4c .. 4c + 3, plus the integer sums of one block, scaled.
+fn mt_scale(sum: vec4<f32>, isum: vec4<f32>, t: u32, c: u32) -> vec4<f32> {
+    let wd = vec4<f32>(mt_wd[4u * c], mt_wd[4u * c + 1u], mt_wd[4u * c + 2u], mt_wd[4u * c + 3u]);
+    let xd = mt_xd[t];
+    if (mm.kind == 0u) {
+        let wm = vec4<f32>(mt_wm[4u * c], mt_wm[4u * c + 1u], mt_wm[4u * c + 2u], mt_wm[4u * c + 3u]);
+        return sum + ((wd * xd) * isum + wm * mt_xs[t]);
+    }
+    return sum + isum * (wd * xd);
+}
+
+fn mt_store(t: u32, r: u32, v: vec4<f32>) {
+    if (t >= mm.tokens) {
+        return;
+    }
+    for (var e = 0u; e < 4u; e += 1u) {
+        if (r + e < mm.rows) {
+            mm_store(t, r + e, v[e]);
+        }
+    }
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn matmul(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let r0 = wg.x * 64u;
+    let t0 = wg.y * 64u;
+    // s_ab / i_ab: token quad a (0: 4ly, 1: 32 + 4ly), token a.{x,y,z,w} in it, row quad b (0: 4lx, 1: 32 + 4lx);
+    // s running sums, i the integer sums of the current block.
+    var s_0x0 = vec4<f32>(0.0);
+    var s_0x1 = vec4<f32>(0.0);
+    var s_0y0 = vec4<f32>(0.0);
+    var s_0y1 = vec4<f32>(0.0);
+    var s_0z0 = vec4<f32>(0.0);
+    var s_0z1 = vec4<f32>(0.0);
+    var s_0w0 = vec4<f32>(0.0);
+    var s_0w1 = vec4<f32>(0.0);
+    var s_1x0 = vec4<f32>(0.0);
+    var s_1x1 = vec4<f32>(0.0);
+    var s_1y0 = vec4<f32>(0.0);
+    var s_1y1 = vec4<f32>(0.0);
+    var s_1z0 = vec4<f32>(0.0);
+    var s_1z1 = vec4<f32>(0.0);
+    var s_1w0 = vec4<f32>(0.0);
+    var s_1w1 = vec4<f32>(0.0);
+    for (var b = 0u; b < mm.blocks; b += 1u) {
+        var i_0x0 = vec4<f32>(0.0);
+        var i_0x1 = vec4<f32>(0.0);
+        var i_0y0 = vec4<f32>(0.0);
+        var i_0y1 = vec4<f32>(0.0);
+        var i_0z0 = vec4<f32>(0.0);
+        var i_0z1 = vec4<f32>(0.0);
+        var i_0w0 = vec4<f32>(0.0);
+        var i_0w1 = vec4<f32>(0.0);
+        var i_1x0 = vec4<f32>(0.0);
+        var i_1x1 = vec4<f32>(0.0);
+        var i_1y0 = vec4<f32>(0.0);
+        var i_1y1 = vec4<f32>(0.0);
+        var i_1z0 = vec4<f32>(0.0);
+        var i_1z1 = vec4<f32>(0.0);
+        var i_1w0 = vec4<f32>(0.0);
+        var i_1w1 = vec4<f32>(0.0);
+        for (var s = 0u; s < 2u; s += 1u) {
+            mt_stage(li, t0, r0, b, s);
+            workgroupBarrier();
+            for (var kk = 0u; kk < 16u; kk += 1u) {
+                let a0 = mt_x[kk * MT_PITCH + lid.y];
+                let a1 = mt_x[kk * MT_PITCH + lid.y + 8u];
+                let b0 = mt_w[kk * MT_PITCH + lid.x];
+                let b1 = mt_w[kk * MT_PITCH + lid.x + 8u];
+                i_0x0 += a0.x * b0;
+                i_0x1 += a0.x * b1;
+                i_0y0 += a0.y * b0;
+                i_0y1 += a0.y * b1;
+                i_0z0 += a0.z * b0;
+                i_0z1 += a0.z * b1;
+                i_0w0 += a0.w * b0;
+                i_0w1 += a0.w * b1;
+                i_1x0 += a1.x * b0;
+                i_1x1 += a1.x * b1;
+                i_1y0 += a1.y * b0;
+                i_1y1 += a1.y * b1;
+                i_1z0 += a1.z * b0;
+                i_1z1 += a1.z * b1;
+                i_1w0 += a1.w * b0;
+                i_1w1 += a1.w * b1;
+            }
+            if (s == 1u) {
+                let ta = 4u * lid.y;
+                let tb = ta + 32u;
+                let c0 = lid.x;
+                let c1 = lid.x + 8u;
+                s_0x0 = mt_scale(s_0x0, i_0x0, ta, c0);
+                s_0x1 = mt_scale(s_0x1, i_0x1, ta, c1);
+                s_0y0 = mt_scale(s_0y0, i_0y0, ta + 1u, c0);
+                s_0y1 = mt_scale(s_0y1, i_0y1, ta + 1u, c1);
+                s_0z0 = mt_scale(s_0z0, i_0z0, ta + 2u, c0);
+                s_0z1 = mt_scale(s_0z1, i_0z1, ta + 2u, c1);
+                s_0w0 = mt_scale(s_0w0, i_0w0, ta + 3u, c0);
+                s_0w1 = mt_scale(s_0w1, i_0w1, ta + 3u, c1);
+                s_1x0 = mt_scale(s_1x0, i_1x0, tb, c0);
+                s_1x1 = mt_scale(s_1x1, i_1x1, tb, c1);
+                s_1y0 = mt_scale(s_1y0, i_1y0, tb + 1u, c0);
+                s_1y1 = mt_scale(s_1y1, i_1y1, tb + 1u, c1);
+                s_1z0 = mt_scale(s_1z0, i_1z0, tb + 2u, c0);
+                s_1z1 = mt_scale(s_1z1, i_1z1, tb + 2u, c1);
+                s_1w0 = mt_scale(s_1w0, i_1w0, tb + 3u, c0);
+                s_1w1 = mt_scale(s_1w1, i_1w1, tb + 3u, c1);
+            }
+            workgroupBarrier();
+        }
+    }
+    let ta = t0 + 4u * lid.y;
+    let tb = ta + 32u;
+    let c0 = r0 + 4u * lid.x;
+    let c1 = c0 + 32u;
+    mt_store(ta, c0, s_0x0);
+    mt_store(ta, c1, s_0x1);
+    mt_store(ta + 1u, c0, s_0y0);
+    mt_store(ta + 1u, c1, s_0y1);
+    mt_store(ta + 2u, c0, s_0z0);
+    mt_store(ta + 2u, c1, s_0z1);
+    mt_store(ta + 3u, c0, s_0w0);
+    mt_store(ta + 3u, c1, s_0w1);
+    mt_store(tb, c0, s_1x0);
+    mt_store(tb, c1, s_1x1);
+    mt_store(tb + 1u, c0, s_1y0);
+    mt_store(tb + 1u, c1, s_1y1);
+    mt_store(tb + 2u, c0, s_1z0);
+    mt_store(tb + 2u, c1, s_1z1);
+    mt_store(tb + 3u, c0, s_1w0);
+    mt_store(tb + 3u, c1, s_1w1);
+}
+
+// ---- rope: rotary embedding of q and k in place (adjacent pairs), k and v copied into the layer's cache ---------
+//
+// qkv rows are [q (dim) | k (kv) | v (kv)]; the table holds (cos, sin) of position p, pair i at p · head_dim/2 + i
+// (computed on the CPU as ggml::Rope computes them). The cache is [keys: cap × kv | values: cap × kv], f32 holding
+// f16-rounded values (the CPU's f16 cache).
+
+struct RopeParams {
+    tokens: u32,
+    start: u32,
+    dim: u32,
+    kv: u32,
+    head_dim: u32,
+    stride: u32,
+    cap: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(20) var<uniform> rp: RopeParams;
+@group(0) @binding(21) var<storage, read_write> rp_qkv: array<f32>;
+@group(0) @binding(22) var<storage, read> rp_table: array<vec2<f32>>;
+@group(0) @binding(23) var<storage, read_write> rp_cache: array<f32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let e = gid.x + gid.y * groups.x * 64u;
+    let pairs = rp.dim / 2u + rp.kv;
+    if (e >= rp.tokens * pairs) {
+        return;
+    }
+    let t = e / pairs;
+    let c = 2u * (e % pairs);
+    let pos = rp.start + t;
+    let at = t * rp.stride + c;
+    if (c >= rp.dim + rp.kv) {
+        let v = rp.cap * rp.kv + pos * rp.kv + c - rp.dim - rp.kv;
+        rp_cache[v] = round_f16(rp_qkv[at]);
+        rp_cache[v + 1u] = round_f16(rp_qkv[at + 1u]);
+        return;
+    }
+    let cs = rp_table[pos * (rp.head_dim / 2u) + (c % rp.head_dim) / 2u];
+    let a = rp_qkv[at];
+    let b = rp_qkv[at + 1u];
+    let x = a * cs.x - b * cs.y;
+    let y = a * cs.y + b * cs.x;
+    if (c < rp.dim) {
+        rp_qkv[at] = x;
+        rp_qkv[at + 1u] = y;
+    } else {
+        let k = pos * rp.kv + c - rp.dim;
+        rp_cache[k] = round_f16(x);
+        rp_cache[k + 1u] = round_f16(y);
+    }
+}
+
+// ---- attention: causal grouped-query attention of one (token, head) per workgroup over the cache ----------------
+//
+// Keys 0 ..= start + t in chunks of 1024 scores (4 KiB of workgroup memory): scores q·k · scale, then an online
+// softmax (the running maximum, the sums rescaled when it grows; with ≤ 1024 keys it is the plain softmax with the
+// maximum subtracted), Σ p·v / Σ p. The weighted sum splits the keys among 64 / w groups of w = head_dim / 4
+// invocations, one vec4 of columns each, and adds the groups' partial sums. head_dim: a multiple of 4, ≤ 256.
+
+const AT_WG: u32 = 64u;
+const AT_CHUNK: u32 = 1024u;
+
+struct AttentionParams {
+    tokens: u32,
+    start: u32,
+    heads: u32,
+    kv_heads: u32,
+    head_dim: u32,
+    stride: u32,
+    cap: u32,
+    scale: f32,
+}
+
+@group(0) @binding(24) var<uniform> ap: AttentionParams;
+@group(0) @binding(25) var<storage, read> ap_qkv: array<f32>;
+@group(0) @binding(26) var<storage, read> ap_cache: array<vec4<f32>>;
+@group(0) @binding(27) var<storage, read_write> ap_out: array<f32>;
+
+var<workgroup> at_scores: array<f32, AT_CHUNK>;
+var<workgroup> at_q: array<vec4<f32>, 64>;
+var<workgroup> at_red: array<f32, AT_WG>;
+var<workgroup> at_part: array<vec4<f32>, AT_WG>;
+
+// The workgroup's maximum (take_max) or sum of `v` (called in uniform control flow by every invocation).
+fn at_reduce(lid: u32, v: f32, take_max: bool) -> f32 {
+    at_red[lid] = v;
+    workgroupBarrier();
+    for (var s = AT_WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            let other = at_red[lid + s];
+            at_red[lid] = select(at_red[lid] + other, max(at_red[lid], other), take_max);
+        }
+        workgroupBarrier();
+    }
+    let total = at_red[0];
+    workgroupBarrier();
+    return total;
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn attention(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let g = wg.x + wg.y * groups.x;
+    if (g >= ap.tokens * ap.heads) {
+        return;
+    }
+    let t = g / ap.heads;
+    let head = g % ap.heads;
+    let w = ap.head_dim / 4u;
+    let kv4 = ap.kv_heads * w;
+    let kvh = (head / (ap.heads / ap.kv_heads)) * w;
+    let visible = ap.start + t + 1u;
+    let q_at = t * ap.stride + head * ap.head_dim;
+    for (var c = lid; c < w; c += AT_WG) {
+        at_q[c] = vec4<f32>(ap_qkv[q_at + 4u * c], ap_qkv[q_at + 4u * c + 1u], ap_qkv[q_at + 4u * c + 2u],
+                            ap_qkv[q_at + 4u * c + 3u]);
+    }
+    workgroupBarrier();
+    let parts = AT_WG / w;
+    let part = lid / w;
+    let col = lid % w;
+    let values = ap.cap * kv4;
+    var top = 0.0;
+    var total = 0.0;
+    var acc = vec4<f32>(0.0);
+    for (var c0 = 0u; c0 < visible; c0 += AT_CHUNK) {
+        let n = min(AT_CHUNK, visible - c0);
+        var chunk_top = -3.4e38;
+        for (var j = lid; j < n; j += AT_WG) {
+            let k = (c0 + j) * kv4 + kvh;
+            var s4 = vec4<f32>(0.0);
+            for (var c = 0u; c < w; c += 1u) {
+                s4 += at_q[c] * ap_cache[k + c];
+            }
+            let s = ((s4.x + s4.y) + (s4.z + s4.w)) * ap.scale;
+            at_scores[j] = s;
+            chunk_top = max(chunk_top, s);
+        }
+        chunk_top = at_reduce(lid, chunk_top, true);
+        let first = c0 == 0u;
+        let new_top = select(max(top, chunk_top), chunk_top, first);
+        let alpha = select(exp(top - new_top), 0.0, first);
+        var sum = 0.0;
+        for (var j = lid; j < n; j += AT_WG) {
+            let p = exp(at_scores[j] - new_top);
+            at_scores[j] = p;
+            sum += p;
+        }
+        // The reduction's barriers also publish every invocation's at_scores.
+        sum = at_reduce(lid, sum, false);
+        total = total * alpha + sum;
+        acc *= alpha;
+        if (part < parts) {
+            for (var j = part; j < n; j += parts) {
+                acc += at_scores[j] * ap_cache[values + (c0 + j) * kv4 + kvh + col];
+            }
+        }
+        top = new_top;
+        workgroupBarrier();
+    }
+    at_part[lid] = acc;
+    workgroupBarrier();
+    if (lid < w) {
+        var out = vec4<f32>(0.0);
+        for (var p = 0u; p < parts; p += 1u) {
+            out += at_part[p * w + lid];
+        }
+        out /= total;
+        let o = t * ap.heads * ap.head_dim + head * ap.head_dim + 4u * lid;
+        for (var e = 0u; e < 4u; e += 1u) {
+            ap_out[o + e] = out[e];
+        }
+    }
+}
+
+// ---- swiglu: act[t][j] = gate / (1 + v_expf(−gate)) · up, from rows [gate (hidden) | up (hidden)] ----------------
+
+struct SwigluParams {
+    total: u32, // tokens · hidden
+    hidden: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(28) var<uniform> sw: SwigluParams;
+@group(0) @binding(29) var<storage, read> sw_gu: array<f32>;
+@group(0) @binding(30) var<storage, read_write> sw_out: array<f32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn swiglu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let e = gid.x + gid.y * groups.x * 64u;
+    if (e >= sw.total) {
+        return;
+    }
+    let at = (e / sw.hidden) * 2u * sw.hidden + e % sw.hidden;
+    let g = sw_gu[at];
+    sw_out[e] = g / (1.0 + v_expf(0.0 - g)) * sw_gu[at + sw.hidden];
+}
+
+// ggml's SSE2 `ggml_v_expf`, one lane, line for line as ggml::v_expf.
+fn v_expf(x: f32) -> f32 {
+    // ggml rounds x·log2(e) to an integer by adding and subtracting 1.5·2^23, which a driver may simplify away:
+    // round() (half to even) is that rounding.
+    let n = round(x * bitcast<f32>(0x3fb8aa3bu));
+    let b = (x - n * bitcast<f32>(0x3f317200u)) - n * bitcast<f32>(0x35bfbe8eu);
+    let e = bitcast<u32>(i32(n)) << 23u;
+    let k = bitcast<f32>(e + 0x3f800000u);
+    let u = b * b;
+    let j = ((bitcast<f32>(0x3c072010u) * b + bitcast<f32>(0x3d2b9f17u)) * u
+        + (bitcast<f32>(0x3e2aaf33u) * b + bitcast<f32>(0x3efffedbu))) * u + bitcast<f32>(0x3f7ffff6u) * b;
+    if (abs(n) <= 126.0 || n != n) {
+        return k * j + k;
+    }
+    let g = select(0u, 0x82000000u, n <= 0.0);
+    let s1 = bitcast<f32>(g + 0x7f000000u);
+    let s2 = bitcast<f32>(e - g);
+    if (abs(n) > 192.0) {
+        return s1 * s1;
+    }
+    return (s2 * j + s2) * s1;
+}
