@@ -9,7 +9,8 @@
 //! ~/.cache/arbiter/models/smollm2-135m/). The prompt is sent as one user message through the model's chat template.
 //! Prints `{"text", "tokens", "prefill_tokens_per_s", "decode_tokens_per_s", "device"}`; with `--score`, the
 //! log-probability of RESPONSE as the assistant's answer, `{"logprob", "tokens"}`. The model runs on the CPU:
-//! `--device gpu` is refused until the WGSL path exists (`auto` and `cpu` use the CPU).
+//! `--device gpu` is refused: the WGSL forward (`gpu::llama`) is not wired into generation yet (`auto` and `cpu` use
+//! the CPU).
 //!
 //! Bad input: exit code 2 and one line on stderr, `error[CODE] message`.
 

@@ -642,3 +642,107 @@ export function mapPalette(
   kkt: { active: boolean[]; violation: number; tolerance: number; satisfied: boolean };
   iterations: number;
 };
+
+// ---- Small-policy inference: a Llama-family GGUF (SmolLM2-135M-Instruct) generating and scoring text locally.
+
+/** A chat message. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | (string & {});
+  content: string;
+}
+
+/** One user message, a conversation through the chat template, or raw text (control tokens recognised). */
+export type Prompt = string | ChatMessage[] | { text: string };
+
+export interface LlamaConfig {
+  layers: number;
+  dim: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  ropeBase: number;
+  rmsEps: number;
+  vocab: number;
+  context: number;
+}
+
+export interface GenerateOptions {
+  /** Most new tokens (128). */
+  maxTokens?: number;
+  /** 0 (the default) decodes greedily; otherwise logits are divided by it before sampling. */
+  temperature?: number;
+  /** Keep the k most likely tokens (40; 0: all). */
+  topK?: number;
+  /** Nucleus sampling mass (0.95). */
+  topP?: number;
+  /** llama.cpp's repetition penalty (1: off). */
+  repetitionPenalty?: number;
+  /** Window of the repetition penalty (64). */
+  repeatLastN?: number;
+  /** Seeds the sampler: the same seed, prompt and options give the same text. */
+  seed?: number;
+  /** Generation ends before any of these strings. */
+  stop?: string | string[];
+  /** A system message before the prompt. */
+  system?: string;
+  /** Cancels between tokens: the iterator and `result` reject with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called with every piece, as the iterator yields it. */
+  onToken?: (step: GenerationStep) => void;
+}
+
+/** One generated token and the text it completed (empty while a character or a possible stop string is pending). */
+export interface GenerationStep {
+  token: number;
+  text: string;
+}
+
+export interface GenerationResult {
+  text: string;
+  tokens: Uint32Array;
+  /** `eos` (an end-of-turn token), `stop` (a stop string), `length` (maxTokens) or `cancelled` (the loop broke). */
+  finish: 'eos' | 'stop' | 'length' | 'cancelled';
+  promptTokens: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  /** The path that ran (`cpu`). */
+  device: string;
+}
+
+/** A generation in progress: iterate it once for the pieces; `result` resolves when it ends. */
+export interface Generation extends AsyncIterable<GenerationStep> {
+  readonly result: Promise<GenerationResult>;
+  /** Runs to the end without streaming. */
+  complete(): Promise<GenerationResult>;
+}
+
+export interface TokenLogprobs {
+  tokens: Uint32Array;
+  /** Natural-log probability of each response token. */
+  logprobs: Float32Array;
+  total: number;
+}
+
+/** A Llama-family language model from a GGUF file. Long-lived: call `free()` when done. */
+export class Llama {
+  /** From a file path (Node), a URL (fetched with progress) or the file's bytes. */
+  static load(
+    source: string | URL | Uint8Array | ArrayBuffer,
+    options?: { onProgress?: (p: { file: string; loaded: number; total: number }) => void },
+  ): Promise<Llama>;
+  readonly config: LlamaConfig;
+  tokenize(text: string, options?: { special?: boolean }): Uint32Array;
+  detokenize(ids: ArrayLike<number>): string;
+  chatTemplate(messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+  generate(prompt: Prompt, options?: GenerateOptions): Generation;
+  logprobs(prompt: Prompt, response: string, options?: { system?: string }): Promise<TokenLogprobs>;
+  /** β·(log π(response | prompt, system) − log π_ref(response | prompt, referenceSystem)). */
+  implicitReward(
+    prompt: Prompt,
+    response: string,
+    options?: { beta?: number; system?: string; reference?: Llama; referenceSystem?: string },
+  ): Promise<{ reward: number; policy: number; reference: number; tokens: number }>;
+  free(): void;
+  [Symbol.dispose](): void;
+}

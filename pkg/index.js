@@ -4,7 +4,7 @@
 import initWasm, {
   RawBattles, RawGpu, RawRanking, RawPairSampler, rawAnalyze, rawPlackettLuce, rawJudgeAgreement, rawNetWinScore,
   rawDawidSkene, rawPreferenceStrength, rawWengLinRate, rawNashMatrix, rawSimulateSampling, rawPreferenceMatrix, RawPopulation, RawEncoder,
-  rawRewardScores, rawRewardPreferences, rawFitRewardHead, rawFitRewardUser, rawFitPal, rawBestOfN, rawMapPalette,
+  RawLlama, rawRewardScores, rawRewardPreferences, rawFitRewardHead, rawFitRewardUser, rawFitPal, rawBestOfN, rawMapPalette,
 } from './wasm/arbiter.js';
 
 let ready = null;
@@ -440,24 +440,30 @@ const MODEL_FILES = { config: 'config.json', weights: 'model.safetensors', token
 
 /** Reads one model file from a folder (Node) or a base URL (fetch, with progress); `optional` files may be absent. */
 async function readModelFile(base, name, optional, onProgress) {
-  if (isNode && !/^https?:/.test(String(base))) {
+  const local = isNode && !/^https?:/.test(String(base));
+  const dir = base instanceof URL && local ? base.pathname : String(base);
+  const where = local ? (await import('node:path')).join(dir, name) : new URL(name, dir.endsWith('/') ? dir : `${dir}/`);
+  return readBytes(where, name, optional, onProgress);
+}
+
+/** The bytes of a file path (Node) or URL (fetch, `onProgress({file, loaded, total})` per chunk). */
+async function readBytes(where, name, optional, onProgress) {
+  if (isNode && !/^https?:/.test(String(where))) {
     const { readFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const dir = base instanceof URL ? base.pathname : String(base);
+    const path = where instanceof URL ? where.pathname : String(where);
     try {
-      const bytes = new Uint8Array(await readFile(join(dir, name)));
+      const bytes = new Uint8Array(await readFile(path));
       onProgress?.({ file: name, loaded: bytes.length, total: bytes.length });
       return bytes;
     } catch (e) {
       if (optional) return undefined;
-      throw arbiterError('MODEL', `model: cannot read ${name} in ${dir}: ${e.message}`);
+      throw arbiterError('MODEL', `model: cannot read ${path}: ${e.message}`);
     }
   }
-  const url = new URL(name, String(base).endsWith('/') ? String(base) : `${base}/`);
-  const response = await fetch(url);
+  const response = await fetch(where);
   if (!response.ok) {
     if (optional) return undefined;
-    throw arbiterError('MODEL', `model: ${name}: HTTP ${response.status} from ${url}`);
+    throw arbiterError('MODEL', `model: ${name}: HTTP ${response.status} from ${where}`);
   }
   const total = Number(response.headers.get('content-length')) || 0;
   const chunks = [];
@@ -610,4 +616,182 @@ export function bestOfN(request) {
 export function mapPalette(rewards, palette, options = {}) {
   requireInit();
   return rawMapPalette(rewards.map((r) => Array.from(r)), Array.from(palette), options);
+}
+
+// ---- Small-policy inference: a Llama-family GGUF (SmolLM2-135M-Instruct) generating and scoring text here.
+
+const aborted = (signal) => signal.reason ?? new DOMException('generation aborted', 'AbortError');
+
+/**
+ * A generation: an async iterator of `{token, text}` pieces (iterate it once); `result` resolves to the whole answer
+ * when it ends, also when the loop breaks early (`finish: 'cancelled'`), and rejects when it fails or is aborted.
+ */
+class Generation {
+  #model;
+  #prompt;
+  #options;
+  #started = false;
+  #settle;
+  result;
+
+  constructor(model, prompt, options) {
+    this.#model = model;
+    this.#prompt = prompt;
+    this.#options = options;
+    this.result = new Promise((resolve, reject) => { this.#settle = { resolve, reject }; });
+    this.result.catch(() => {});
+  }
+
+  async *[Symbol.asyncIterator]() {
+    if (this.#started) throw arbiterError('INVALID_OPTION', 'a generation can be iterated only once');
+    this.#started = true;
+    const { signal, onToken, ...options } = this.#options;
+    let raw = null;
+    let prefill = 0;
+    let start = 0;
+    try {
+      if (signal?.aborted) throw aborted(signal);
+      start = performance.now();
+      raw = this.#model.start(this.#prompt, options);
+      prefill = performance.now() - start;
+      start = performance.now();
+      for (;;) {
+        await tick();
+        if (signal?.aborted) throw aborted(signal);
+        const step = raw.next();
+        if (step === undefined) break;
+        onToken?.(step);
+        yield step;
+      }
+    } catch (e) {
+      this.#settle.reject(e);
+      throw e;
+    } finally {
+      if (raw) {
+        this.#settle.resolve(summary(raw, prefill, performance.now() - start));
+        raw.free();
+      }
+    }
+  }
+
+  /** Runs the generation to its end (without streaming) and returns `result`. */
+  async complete() {
+    for await (const _ of this) { /* drain */ }
+    return this.result;
+  }
+}
+
+function summary(raw, prefillMs, decodeMs) {
+  const perSecond = (n, ms) => (ms > 0 ? (1000 * n) / ms : 0);
+  const tokens = raw.tokens;
+  return {
+    text: raw.text,
+    tokens,
+    finish: raw.finish ?? 'cancelled',
+    promptTokens: raw.promptTokens,
+    prefillTokensPerSecond: perSecond(raw.promptTokens, prefillMs),
+    decodeTokensPerSecond: perSecond(tokens.length, decodeMs),
+    device: 'cpu',
+  };
+}
+
+/**
+ * A Llama-family language model from a GGUF file (SmolLM2-135M-Instruct Q4_1: 98 MB). Long-lived: call `free()`.
+ * Prompts are a string (one user message), a list of `{role, content}` messages (both through the model's chat
+ * template) or `{text}` (raw text, control tokens such as `<|im_start|>` recognised).
+ */
+export class Llama {
+  #raw;
+  constructor(raw) {
+    this.#raw = raw;
+  }
+
+  /** From a file path (Node), a URL (fetched, `onProgress({file, loaded, total})`) or the file's bytes. */
+  static async load(source, { onProgress } = {}) {
+    await init();
+    let bytes = source;
+    if (typeof source === 'string' || source instanceof URL) {
+      const name = String(source).split('/').pop();
+      bytes = await readBytes(source, name, false, onProgress);
+    }
+    if (!(bytes instanceof Uint8Array || bytes instanceof ArrayBuffer)) {
+      throw arbiterError('INVALID_OPTION', 'invalid option `source`: expected a path, a URL, a Uint8Array or an ArrayBuffer');
+    }
+    return new Llama(RawLlama.load(asBytes(bytes)));
+  }
+
+  /** The network's shape: `{layers, dim, hidden, heads, kvHeads, headDim, ropeBase, rmsEps, vocab, context}`. */
+  get config() { return this.#live().config; }
+
+  /** Token ids of `text`; with `{special: true}` control tokens written in the text are recognised. */
+  tokenize(text, { special = false } = {}) {
+    return this.#live().encode(text, special);
+  }
+
+  /** The text of token ids. */
+  detokenize(ids) {
+    return this.#live().decode(Uint32Array.from(ids));
+  }
+
+  /** Messages through the model's chat template (ending with the assistant's turn unless told otherwise). */
+  chatTemplate(messages, { addGenerationPrompt = true } = {}) {
+    return this.#live().chat(messages, addGenerationPrompt);
+  }
+
+  /**
+   * Generates an answer: `for await (const {token, text} of model.generate(prompt, options))`, then `await
+   * .result` (`{text, tokens, finish, promptTokens, prefillTokensPerSecond, decodeTokensPerSecond, device}`), or
+   * `await model.generate(...).complete()`. Options: `maxTokens` (128), `temperature` (0: greedy), `topK` (40),
+   * `topP` (0.95), `repetitionPenalty` (1), `repeatLastN` (64), `seed`, `stop` (strings), `system` (a system
+   * message), `signal` (an AbortSignal: the iterator and `result` reject with its reason), `onToken(step)`.
+   */
+  generate(prompt, { system, ...options } = {}) {
+    return new Generation(this.#live(), this.#promptIds(prompt, system), options);
+  }
+
+  /**
+   * Log-probabilities of `response` as the answer to `prompt`: `{tokens, logprobs, total}` (natural logs, one per
+   * response token; `total` is their sum). `{system}` sets a system message.
+   */
+  async logprobs(prompt, response, { system } = {}) {
+    const raw = this.#live();
+    const ids = this.#promptIds(prompt, system);
+    const tokens = raw.encode(response, false);
+    await tick();
+    const logprobs = raw.logprobs(ids, tokens);
+    return { tokens, logprobs, total: logprobs.reduce((s, x) => s + x, 0) };
+  }
+
+  /**
+   * DPO's implicit reward of `response`: β·(log π(response | prompt) − log π_ref(response | prompt)), where π is this
+   * model under `system` and π_ref is `reference` (another Llama; default this one) under `referenceSystem`.
+   */
+  async implicitReward(prompt, response, { beta = 0.1, system, reference = this, referenceSystem } = {}) {
+    const policy = await this.logprobs(prompt, response, { system });
+    const ref = await reference.logprobs(prompt, response, { system: referenceSystem });
+    return { reward: beta * (policy.total - ref.total), policy: policy.total, reference: ref.total, tokens: policy.tokens.length };
+  }
+
+  free() {
+    if (this.#raw) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+  [Symbol.dispose]() { this.free(); }
+
+  #promptIds(prompt, system) {
+    const raw = this.#live();
+    if (prompt !== null && typeof prompt === 'object' && !Array.isArray(prompt) && typeof prompt.text === 'string') {
+      return raw.encode(prompt.text, true);
+    }
+    const messages = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : [...(prompt ?? [])];
+    if (system !== undefined) messages.unshift({ role: 'system', content: system });
+    return raw.encode(raw.chat(messages, true), true);
+  }
+
+  #live() {
+    if (!this.#raw) throw arbiterError('FREED', 'this model was freed');
+    return this.#raw;
+  }
 }

@@ -32,7 +32,7 @@ node --test tests/js/examples.mjs
 
 step "JS suite in Node (WebGPU from Dawn on SwiftShader)"
 VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json NODE_OPTIONS="--import ./tests/js/webgpu-node.mjs" \
-  node --test tests/js/node.mjs tests/js/encoder.mjs
+  node --test tests/js/node.mjs tests/js/encoder.mjs tests/js/llama.mjs
 
 step "JS suite in headless Chromium (page and Worker, WebGPU on SwiftShader)"
 node --test tests/js/browser.mjs tests/js/privacy.mjs

@@ -46,6 +46,47 @@ impl Default for GenerateOptions {
     }
 }
 
+impl GenerateOptions {
+    /// From a JSON options object (`maxTokens`, `temperature`, `topK`, `topP`, `repetitionPenalty`, `repeatLastN`,
+    /// `seed`, `stop`: a string or a list of strings); absent keys keep their defaults, unknown keys are an error.
+    ///
+    /// # Errors
+    /// `INVALID_OPTION` naming the key.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self> {
+        let mut o = crate::options::Options::new(value)?;
+        let d = Self::default();
+        let stop = match o.take("stop") {
+            None => Vec::new(),
+            Some(serde_json::Value::String(s)) => vec![s],
+            Some(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => Ok(s),
+                    v => Err(Error::option("stop", format!("`{v}` is not a string"))),
+                })
+                .collect::<Result<_>>()?,
+            Some(v) => return Err(Error::option("stop", format!("`{v}` is not a string or a list of strings"))),
+        };
+        let seed = o.f64("seed", 0.0)?;
+        if seed < 0.0 || seed.fract() != 0.0 || seed > 9_007_199_254_740_991.0 {
+            return Err(Error::option("seed", format!("`{seed}` is not a whole number in [0, 2^53)")));
+        }
+        let options = Self {
+            max_tokens: o.usize("maxTokens", d.max_tokens)?,
+            temperature: o.f64("temperature", f64::from(d.temperature))? as f32,
+            top_k: o.usize("topK", d.top_k)?,
+            top_p: o.f64("topP", f64::from(d.top_p))? as f32,
+            repetition_penalty: o.f64("repetitionPenalty", f64::from(d.repetition_penalty))? as f32,
+            repeat_last_n: o.usize("repeatLastN", d.repeat_last_n)?,
+            seed: seed as u64,
+            stop,
+        };
+        o.finish("generate")?;
+        check(&options)?;
+        Ok(options)
+    }
+}
+
 /// Why generation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

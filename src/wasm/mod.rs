@@ -6,6 +6,7 @@
 
 #[cfg(feature = "gpu")]
 mod gpu;
+mod llm;
 mod methods;
 mod nn;
 mod options;

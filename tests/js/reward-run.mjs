@@ -12,7 +12,7 @@ const TEXTS = [
   'Physics is hard.',
 ];
 
-export async function runReward() {
+export async function run() {
   await arbiter.init();
   const files = [];
   const encoder = await arbiter.Encoder.load(new URL('/models/all-MiniLM-L6-v2/', location.href), {
@@ -33,5 +33,5 @@ export async function runReward() {
 }
 
 if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope && import.meta.url.endsWith('?worker')) {
-  runReward().then((r) => self.postMessage(r), (e) => self.postMessage({ error: String(e?.stack ?? e) }));
+  run().then((r) => self.postMessage(r), (e) => self.postMessage({ error: String(e?.stack ?? e) }));
 }

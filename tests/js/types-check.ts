@@ -89,3 +89,21 @@ async function embeddings(): Promise<void> {
   fromBytes.free();
 }
 void embeddings;
+
+async function generate(): Promise<void> {
+  const model: arbiter.Llama = await arbiter.Llama.load('/models/smollm2.gguf', { onProgress: ({ loaded, total }) => void (loaded / total) });
+  const controller = new AbortController();
+  const generation = model.generate('Name a color.', { maxTokens: 16, temperature: 0.7, seed: 3, stop: ['\n'], signal: controller.signal });
+  let text = '';
+  for await (const { token, text: piece } of generation) text += piece + String(token);
+  const result: arbiter.GenerationResult = await generation.result;
+  const finish: 'eos' | 'stop' | 'length' | 'cancelled' = result.finish;
+  const chat: arbiter.ChatMessage[] = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }];
+  const done = await model.generate(chat).complete();
+  const scored: arbiter.TokenLogprobs = await model.logprobs({ text: '<|im_start|>user\nHi<|im_end|>\n' }, 'Hello');
+  const r = await model.implicitReward('Hi', 'Hello', { beta: 0.1, system: 'Be kind.', reference: model });
+  const c: arbiter.LlamaConfig = model.config;
+  console.log(text, finish, done.decodeTokensPerSecond, scored.logprobs[0], r.reward, c.kvHeads, model.tokenize('a')[0], model.detokenize([1, 2]));
+  model.free();
+}
+void generate;
