@@ -11,9 +11,11 @@
 //!   value sum kept in f16); batches of 64 or more take its tiled kernel (64 × 64 tiles in f32, the softmax with
 //!   [`v_expf`] summed four lanes at a time).
 //!
-//! `expf`, `sinf`, `cosf` and `powf` are the platform's (glibc natively; the `libm` port of musl in wasm, the same
-//! algorithms for `expf`/`powf`).
+//! `expf`, `sinf` and `cosf` are glibc's, ported ([`glibc`]) so that wasm computes what native llama.cpp computes
+//! (Rust's wasm libm, a musl port, differs in the last bit for ~9% of `expf` arguments, enough to change tokens);
+//! `powf` is the platform's (glibc and musl agree on the one value used).
 
+use super::glibc;
 use super::quant::round_f16;
 
 /// ggml's `GGML_FA_TILE_Q` and `GGML_FA_TILE_KV`: query rows per tiled batch and keys per tile.
@@ -46,7 +48,7 @@ impl Rope {
         let mut table = Vec::with_capacity(self.head_dim / 2);
         let mut theta = pos as f32;
         for _ in 0..self.head_dim / 2 {
-            table.push((theta.cos(), theta.sin()));
+            table.push((glibc::cosf(theta), glibc::sinf(theta)));
             theta *= self.theta_scale;
         }
         for head in x.chunks_exact_mut(self.head_dim) {
@@ -156,13 +158,13 @@ fn one_row(q: &[f32], cache: &Cache, visible: usize, scale: f32) -> Vec<f32> {
         let score = dot as f32 * scale;
         let (mut ms, mut vs) = (1.0f32, 1.0f32);
         if score > m {
-            ms = (m - score).exp();
+            ms = glibc::expf(m - score);
             m = score;
             for a in &mut acc {
                 *a = round_f16(*a * ms);
             }
         } else {
-            vs = (score - m).exp();
+            vs = glibc::expf(score - m);
         }
         for (a, v) in acc.iter_mut().zip(cache.value(p)) {
             *a = round_f16(*a + v * vs);
@@ -202,7 +204,7 @@ fn tiled(tile: &[&[f32]], cache: &Cache, first: usize, scale: f32) -> Vec<Vec<f3
                 }
                 let new = m.max(top);
                 if new > m {
-                    let ms = (m - new).exp();
+                    let ms = glibc::expf(m - new);
                     for a in &mut acc {
                         *a *= ms;
                     }

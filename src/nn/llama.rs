@@ -261,7 +261,7 @@ pub(crate) fn softmax(x: &mut [f32]) {
     let top = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for v in x.iter_mut() {
-        *v = (*v - top).exp();
+        *v = super::glibc::expf(*v - top);
         sum += *v;
     }
     for v in x.iter_mut() {

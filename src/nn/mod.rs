@@ -7,6 +7,7 @@ pub mod bpe;
 pub mod generate;
 pub mod ggml;
 pub mod gguf;
+pub mod glibc;
 pub mod llama;
 pub mod ops;
 pub mod quant;
