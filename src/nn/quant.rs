@@ -138,23 +138,29 @@ fn dot32(w: &[i16; QK], x: &[i16; QK]) -> i32 {
 
 /// One weight block unpacked: 32 signed values (Q4_0's nibbles minus 8, Q4_1's nibbles, Q8_0's bytes), its scale
 /// d and, for Q4_1, its minimum m.
-#[derive(Default)]
 struct Block {
     q: [i16; QK],
     d: f32,
     m: f32,
-    min: bool,
+    kind: GgmlType,
+}
+
+impl Default for Block {
+    fn default() -> Self {
+        Self { q: [0; QK], d: 0.0, m: 0.0, kind: GgmlType::Q8_0 }
+    }
 }
 
 impl Block {
     fn unpack(&mut self, kind: GgmlType, bytes: &[u8]) {
         let half = |b: &[u8]| f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
         self.d = half(bytes);
-        self.min = kind == GgmlType::Q4_1;
+        self.kind = kind;
         match kind {
             GgmlType::Q4_1 | GgmlType::Q4_0 => {
-                let (nibbles, offset) = if self.min { (&bytes[4..20], 0i16) } else { (&bytes[2..18], 8) };
-                self.m = if self.min { half(&bytes[2..]) } else { 0.0 };
+                let min = kind == GgmlType::Q4_1;
+                let (nibbles, offset) = if min { (&bytes[4..20], 0i16) } else { (&bytes[2..18], 8) };
+                self.m = if min { half(&bytes[2..]) } else { 0.0 };
                 let (lo, hi) = self.q.split_at_mut(16);
                 for ((l, h), &n) in lo.iter_mut().zip(hi).zip(nibbles) {
                     *l = i16::from(n & 15) - offset;
@@ -169,15 +175,15 @@ impl Block {
         }
     }
 
-    /// This block times block `b` of `a`, ggml's way: (d_w·d_a)·Σ w·q (+ m_w·s_a for Q4_1).
+    /// This block times block `b` of `a` in the order of ggml's generic code: (d_w·d_a)·Σ + m_w·s_a for Q4_1,
+    /// Σ·(d_w·d_a) for Q8_0, (Σ·d_w)·d_a for Q4_0 (the orders differ in ggml, and so in the last bit).
     #[inline]
     fn times(&self, a: &Q8, b: usize) -> f32 {
-        let sumi = dot32(&self.q, &a.q[b]);
-        let product = (self.d * a.d[b]) * sumi as f32;
-        if self.min {
-            product + self.m * a.s[b]
-        } else {
-            product
+        let sumi = dot32(&self.q, &a.q[b]) as f32;
+        match self.kind {
+            GgmlType::Q4_1 => (self.d * a.d[b]) * sumi + self.m * a.s[b],
+            GgmlType::Q4_0 => sumi * self.d * a.d[b],
+            _ => sumi * (self.d * a.d[b]),
         }
     }
 }
