@@ -160,14 +160,10 @@ impl Llama {
             return Err(model(format!("token {id} is outside the vocabulary of {}", c.vocab)));
         }
         let mut logits = Vec::new();
-        let batches = tokens.chunks(UBATCH).count();
+        let last = tokens.len().saturating_sub(1) / UBATCH;
         for (i, batch) in tokens.chunks(UBATCH).enumerate() {
-            let last = i + 1 == batches;
-            if want == Logits::All || last {
-                logits.extend(self.batch(cache, batch, if last { want } else { Logits::All })?);
-            } else {
-                self.batch(cache, batch, Logits::None)?;
-            }
+            let keep = if i == last || want == Logits::All { want } else { Logits::None };
+            logits.extend(self.batch(cache, batch, keep)?);
         }
         Ok(logits)
     }
