@@ -23,6 +23,11 @@ cargo test --release --all-targets
 step "wasm build and size budget"
 bash scripts/build-wasm.sh
 
+step "wasm SIMD mat-vec kernel against scalar arithmetic"
+rustc --edition 2021 -C opt-level=3 --crate-type=cdylib --target wasm32-unknown-unknown -C target-feature=+simd128 \
+  -o target/wasm-kernel.wasm tests/wasm_kernel/harness.rs
+WASM_KERNEL=target/wasm-kernel.wasm node --test tests/wasm_kernel/run.mjs
+
 step "TypeScript declarations (tsc --strict)"
 node_modules/.bin/tsc -p tests/js/tsconfig.json
 

@@ -57,11 +57,6 @@ fn shader_validates_with_naga() {
         .unwrap_or_else(|e| panic!("llama.wgsl: {e:?}"));
 }
 
-/// The quants as `quant::Q8` holds them (i16).
-fn widen(q: &[i8]) -> Vec<i16> {
-    q.iter().map(|&v| i16::from(v)).collect()
-}
-
 #[test]
 fn quantize_matches_quantize_q8_exactly() {
     let Some(gpu) = gpu() else { return };
@@ -71,7 +66,7 @@ fn quantize_matches_quantize_q8_exactly() {
         let x = values.vec(32 * blocks, scale);
         let (q, d, s) = pollster::block_on(kernels.quantize_q8(&gpu, &x)).unwrap();
         let want = quant::quantize_q8(&x);
-        assert_eq!((widen(&q), d, s), (want.q.concat(), want.d, want.s), "{blocks} blocks of scale {scale}");
+        assert_eq!((q, d, s), (want.q.concat(), want.d, want.s), "{blocks} blocks of scale {scale}");
     }
     // Special blocks: zeros, exact ties (amax 127: x/d lands on k + 0.5), one nonzero value, tiny and huge values,
     // subnormal f16 scales, and amax of every binade's mantissa edges.
@@ -87,7 +82,7 @@ fn quantize_matches_quantize_q8_exactly() {
     }
     let (q, d, s) = pollster::block_on(kernels.quantize_q8(&gpu, &x)).unwrap();
     let want = quant::quantize_q8(&x);
-    assert_eq!((widen(&q), d, s), (want.q.concat(), want.d, want.s), "special blocks");
+    assert_eq!((q, d, s), (want.q.concat(), want.d, want.s), "special blocks");
 }
 
 /// Random GGUF blocks of `kind` for `rows` rows of `cols`: f16 scales around `scale`, random quants.

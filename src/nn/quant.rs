@@ -4,6 +4,9 @@
 
 use super::gguf::{f16_to_f32, GgmlType, Tensor, QK};
 
+#[cfg(target_arch = "wasm32")]
+mod simd;
+
 /// f32 → f16 → f32, rounding to nearest even.
 pub fn round_f16(x: f32) -> f32 {
     f16_to_f32(f32_to_f16(x))
@@ -50,8 +53,8 @@ pub fn f32_to_f16(x: f32) -> u16 {
 pub struct Q8 {
     pub d: Vec<f32>,
     pub s: Vec<f32>,
-    /// The quantised values, widened to i16 for the products.
-    pub q: Vec<[i16; QK]>,
+    /// The quantised values.
+    pub q: Vec<[i8; QK]>,
 }
 
 /// ggml's `quantize_row_q8_1_ref` (Q8_0 has the same d and q): d = max|x|/127, q = round(x/d) half away from
@@ -63,10 +66,10 @@ pub fn quantize_q8(x: &[f32]) -> Q8 {
         let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;
         let id = if d == 0.0 { 0.0 } else { 1.0 / d };
-        let mut q = [0i16; QK];
+        let mut q = [0i8; QK];
         let mut sum = 0i32;
         for (q, v) in q.iter_mut().zip(block) {
-            *q = i16::from((v * id).round() as i8);
+            *q = (v * id).round() as i8;
             sum += i32::from(*q);
         }
         out.q.push(q);
@@ -82,7 +85,8 @@ pub fn quantises(kind: GgmlType) -> bool {
 }
 
 /// `x Wᵀ` for the rows of `x` (each `w.cols()` long), row-major `[rows of x][rows of w]`: each activation row is
-/// quantised once; each weight block is unpacked once to 32 signed bytes and meets every activation row.
+/// quantised once, then meets each weight row in [`dot_row`] (a weight row is small enough to stay in cache while
+/// every activation row passes).
 pub fn matmul(w: &Tensor, x: &[f32]) -> Vec<f32> {
     let (rows, cols) = (w.rows(), w.cols());
     let t = x.len().checked_div(cols).unwrap_or(0);
@@ -94,16 +98,9 @@ pub fn matmul(w: &Tensor, x: &[f32]) -> Vec<f32> {
         return out;
     }
     let acts: Vec<Q8> = x.chunks_exact(cols).map(quantize_q8).collect();
-    let mut block = Block::default();
     let mut sums = vec![0.0f32; t];
     for r in 0..rows {
-        sums.fill(0.0);
-        for (b, bytes) in w.row(r).chunks_exact(w.kind.block_bytes()).enumerate() {
-            block.unpack(w.kind, bytes);
-            for (sum, a) in sums.iter_mut().zip(&acts) {
-                *sum += block.times(a, b);
-            }
-        }
+        row_dots(w.kind, w.row(r), &acts, &mut sums);
         for (i, sum) in sums.iter().enumerate() {
             out[i * rows + r] = *sum;
         }
@@ -111,33 +108,42 @@ pub fn matmul(w: &Tensor, x: &[f32]) -> Vec<f32> {
     out
 }
 
-/// Row `r` of a quantised weight times one quantised activation row (what [`matmul`] computes per element).
+/// Row `r` of a quantised weight times one quantised activation row (ggml's `vec_dot`; what [`matmul`] computes
+/// per element).
 pub fn dot_row(w: &Tensor, r: usize, a: &Q8) -> f32 {
-    let mut block = Block::default();
-    w.row(r)
-        .chunks_exact(w.kind.block_bytes())
-        .enumerate()
-        .map(|(b, bytes)| {
-            block.unpack(w.kind, bytes);
-            block.times(a, b)
-        })
-        .fold(0.0, |sum, x| sum + x)
+    let mut sum = [0.0];
+    row_dots(w.kind, w.row(r), std::slice::from_ref(a), &mut sum);
+    sum[0]
 }
 
-/// Σ wᵢ·xᵢ over one block, exactly (LLVM turns it into 16-bit multiply-adds: pmaddwd, i32x4.dot_i16x8_s).
-#[inline]
-fn dot32(w: &[i16; QK], x: &[i16; QK]) -> i32 {
-    let mut acc = [0i32; 8];
-    for (w, x) in w.chunks_exact(8).zip(x.chunks_exact(8)) {
-        for k in 0..8 {
-            acc[k] += i32::from(w[k]) * i32::from(x[k]);
+/// The bytes of one quantised weight row times each of `acts`, into `sums`: each block's integer sum exactly,
+/// scaled and added block after block in ggml's order. Integer sums do not depend on their order, so each target
+/// adds them as it likes (wasm: [`simd::row_dots`]).
+#[cfg(not(target_arch = "wasm32"))]
+fn row_dots(kind: GgmlType, row: &[u8], acts: &[Q8], sums: &mut [f32]) {
+    let mut block = Block::default();
+    sums.fill(0.0);
+    for (b, bytes) in row.chunks_exact(kind.block_bytes()).enumerate() {
+        block.unpack(kind, bytes);
+        for (sum, a) in sums.iter_mut().zip(acts) {
+            *sum += block.times(a, b);
         }
     }
-    acc.iter().sum()
 }
 
-/// One weight block unpacked: 32 signed values (Q4_0's nibbles minus 8, Q4_1's nibbles, Q8_0's bytes), its scale
+#[cfg(target_arch = "wasm32")]
+use simd::row_dots;
+
+/// Σ wᵢ·xᵢ over one block, exactly (on x86 LLVM turns this form into `pmaddwd`).
+#[cfg(not(target_arch = "wasm32"))]
+#[inline]
+fn dot32(w: &[i16; QK], x: &[i8; QK]) -> i32 {
+    w.iter().zip(x).map(|(&w, &x)| i32::from(w) * i32::from(x)).sum()
+}
+
+/// One weight block unpacked (the portable kernel): 32 signed values (Q4_0's nibbles minus 8, Q4_1's nibbles, Q8_0's bytes), its scale
 /// d and, for Q4_1, its minimum m.
+#[cfg(not(target_arch = "wasm32"))]
 struct Block {
     q: [i16; QK],
     d: f32,
@@ -145,12 +151,14 @@ struct Block {
     kind: GgmlType,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Default for Block {
     fn default() -> Self {
         Self { q: [0; QK], d: 0.0, m: 0.0, kind: GgmlType::Q8_0 }
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Block {
     fn unpack(&mut self, kind: GgmlType, bytes: &[u8]) {
         let half = |b: &[u8]| f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
@@ -214,7 +222,7 @@ mod tests {
         let amax = 42.5f32 * 0.37;
         assert_eq!(q.d[1], round_f16(amax / 127.0));
         assert_eq!(q.q[1][31], 127);
-        assert_eq!(q.q[0][0], i16::from((-20.5f32 * 0.37 * 127.0 / (20.5 * 0.37)).round() as i8));
+        assert_eq!(q.q[0][0], (-20.5f32 * 0.37 * 127.0 / (20.5 * 0.37)).round() as i8);
         let sum: i32 = q.q[0].iter().map(|&v| i32::from(v)).sum();
         assert_eq!(q.s[0], round_f16(sum as f32 * (20.5 * 0.37 / 127.0)));
         let zero = quantize_q8(&[0.0; 32]);
