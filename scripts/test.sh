@@ -42,8 +42,8 @@ VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json NODE_OPTIONS="--impor
 step "JS suite in headless Chromium (page and Worker, WebGPU on SwiftShader)"
 node --test tests/js/browser.mjs tests/js/privacy.mjs
 
-step "e2e: the page in www/"
-node --test tests/e2e/page.mjs
+step "e2e: the arena page in www/"
+node --test tests/e2e/arena.mjs
 
 # One closing line over every runner: cargo's "test result" lines and node:test's "# pass/# fail" lines.
 sum() { grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }'; }
