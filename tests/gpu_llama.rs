@@ -228,8 +228,9 @@ fn rope_matches_the_cpu_and_fills_the_cache() {
             let pos = start + i;
             let (mut q, mut k) = (row[..dim].to_vec(), row[dim..dim + kv].to_vec());
             let rope = ggml::Rope::new(1e5, hd);
-            rope.apply(&mut q, pos);
-            rope.apply(&mut k, pos);
+            let table = rope.table(pos);
+            ggml::Rope::turn(&mut q, &table);
+            ggml::Rope::turn(&mut k, &table);
             let k: Vec<f32> = k.iter().map(|&v| quant::round_f16(v)).collect();
             let v: Vec<f32> = row[dim + kv..].iter().map(|&v| quant::round_f16(v)).collect();
             let got_k = &cache[pos * kv..(pos + 1) * kv];

@@ -43,16 +43,22 @@ impl Rope {
         Self { theta_scale: base.powf(-2.0 / head_dim as f32), head_dim }
     }
 
-    /// Turns every head of `x` (heads × head_dim) for position `pos`.
-    pub fn apply(&self, x: &mut [f32], pos: usize) {
-        let mut table = Vec::with_capacity(self.head_dim / 2);
+    /// The (cos, sin) of each pair's angle at position `pos` (the same for every head and layer).
+    pub fn table(&self, pos: usize) -> Vec<(f32, f32)> {
         let mut theta = pos as f32;
-        for _ in 0..self.head_dim / 2 {
-            table.push((glibc::cosf(theta), glibc::sinf(theta)));
-            theta *= self.theta_scale;
-        }
-        for head in x.chunks_exact_mut(self.head_dim) {
-            for (pair, &(cos, sin)) in head.chunks_exact_mut(2).zip(&table) {
+        (0..self.head_dim / 2)
+            .map(|_| {
+                let angle = (glibc::cosf(theta), glibc::sinf(theta));
+                theta *= self.theta_scale;
+                angle
+            })
+            .collect()
+    }
+
+    /// Turns every head of `x` (heads × head_dim) by the angles of one position ([`Rope::table`]).
+    pub fn turn(x: &mut [f32], table: &[(f32, f32)]) {
+        for head in x.chunks_exact_mut(2 * table.len()) {
+            for (pair, &(cos, sin)) in head.chunks_exact_mut(2).zip(table) {
                 let (a, b) = (pair[0], pair[1]);
                 pair[0] = a * cos - b * sin;
                 pair[1] = a * sin + b * cos;

@@ -177,8 +177,10 @@ impl Llama {
             embed.dequantize_row(id as usize, &mut x[i * c.dim..(i + 1) * c.dim]);
         }
         let start = cache.len;
+        let rope = ggml::Rope::new(c.rope_base, c.head_dim);
+        let angles: Vec<_> = (start..start + t).map(|pos| rope.table(pos)).collect();
         for l in 0..c.layers {
-            self.attention(l, cache, &mut x, t, start)?;
+            self.attention(l, cache, &mut x, &angles)?;
             self.feed_forward(l, &mut x, t)?;
         }
         cache.len += t;
@@ -201,17 +203,18 @@ impl Llama {
         h
     }
 
-    fn attention(&self, l: usize, cache: &mut Cache, x: &mut [f32], t: usize, start: usize) -> Result<()> {
+    /// One layer's attention for the batch's `angles.len()` positions after the cache's, turned by `angles`.
+    fn attention(&self, l: usize, cache: &mut Cache, x: &mut [f32], angles: &[Vec<(f32, f32)>]) -> Result<()> {
         let c = &self.config;
+        let (t, start) = (angles.len(), cache.len);
         let (d, kv) = (c.dim, c.kv_heads * c.head_dim);
         let h = self.norm(x, &(0..t).collect::<Vec<_>>(), &self.attn_norm[l]);
         let mut q = matmul(&self.weight(l, "attn_q")?, &h, t);
         let mut k = matmul(&self.weight(l, "attn_k")?, &h, t);
         let v = matmul(&self.weight(l, "attn_v")?, &h, t);
-        let rope = ggml::Rope::new(c.rope_base, c.head_dim);
-        for i in 0..t {
-            rope.apply(&mut q[i * d..(i + 1) * d], start + i);
-            rope.apply(&mut k[i * kv..(i + 1) * kv], start + i);
+        for (i, table) in angles.iter().enumerate() {
+            ggml::Rope::turn(&mut q[i * d..(i + 1) * d], table);
+            ggml::Rope::turn(&mut k[i * kv..(i + 1) * kv], table);
         }
         cache.keys[l].extend(k.iter().map(|&x| f32_to_f16(x)));
         cache.values[l].extend(v.iter().map(|&x| f32_to_f16(x)));
