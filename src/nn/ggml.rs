@@ -159,8 +159,8 @@ fn one_row(q: &[f32], cache: &Cache, visible: usize, scale: f32) -> Vec<f32> {
     let q16: Vec<f32> = q.iter().map(|&x| round_f16(x)).collect();
     let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
     let mut acc = vec![0.0f32; q.len()];
-    for p in 0..visible {
-        let dot: f64 = q16.iter().zip(cache.key(p)).map(|(a, b)| f64::from(a * b)).sum();
+    let scores = scores(&q16, cache, visible);
+    for (p, dot) in scores.into_iter().enumerate() {
         let score = dot as f32 * scale;
         let (mut ms, mut vs) = (1.0f32, 1.0f32);
         if score > m {
@@ -179,6 +179,26 @@ fn one_row(q: &[f32], cache: &Cache, visible: usize, scale: f32) -> Vec<f32> {
     }
     let inv = if s == 0.0 { 0.0 } else { 1.0 / s };
     acc.iter().map(|a| a * inv).collect()
+}
+
+/// The f64 dot products of `q` with the keys `0..visible`, each summed in element order as ggml sums it; four keys
+/// at a time, so that four independent sums hide the latency of each one's additions.
+fn scores(q: &[f32], cache: &Cache, visible: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(visible);
+    let mut p = 0;
+    while p + 4 <= visible {
+        let keys = [cache.key(p), cache.key(p + 1), cache.key(p + 2), cache.key(p + 3)];
+        let mut sums = [0.0f64; 4];
+        for (j, a) in q.iter().enumerate() {
+            for (sum, key) in sums.iter_mut().zip(&keys) {
+                *sum += f64::from(a * key[j]);
+            }
+        }
+        out.extend(sums);
+        p += 4;
+    }
+    out.extend((p..visible).map(|p| q.iter().zip(cache.key(p)).map(|(a, b)| f64::from(a * b)).sum::<f64>()));
+    out
 }
 
 /// `ggml_compute_forward_flash_attn_ext_tiled` for the queries `tile` at positions `first..`: keys in tiles of 64;
