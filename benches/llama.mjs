@@ -2,7 +2,7 @@
 // (SmolLM2-135M-Instruct Q4_1), in the same run: prefill tokens/s on a 128-token prompt (the one in
 // tests/golden/smollm2-llamacpp.json's `perf`) and greedy decode tokens/s over 64 tokens; the runs are interleaved so
 // the machine's load falls on both alike. Also the resident memory the loaded model adds to this process (RSS),
-// against the file's size. llama.cpp comes from whichever of these is present:
+// against the file's size, after loading and at its peak. llama.cpp comes from whichever of these is present:
 //   --python PY: llama-cpp-python built from source for this CPU (benches/llama_cpp_peer.py says how), one thread;
 //   @fugood/llama.node 1.7.15 (npm install --no-save --omit=optional @fugood/llama.node@1.7.15
 //     @fugood/node-llama-linux-x64@1.7.15): a prebuilt llama.cpp (its x64 build has no AVX: a floor, not a peer).
@@ -37,6 +37,8 @@ global.gc?.();
 const memory = {
   fileBytes: statSync(model).size,
   rssAddedBytes: process.memoryUsage().rss - rssBefore,
+  // The process's peak RSS (ru_maxrss) over the RSS before loading: an upper bound of what loading took at its peak.
+  peakRssAddedBytes: process.resourceUsage().maxRSS * 1024 - rssBefore,
   wasmMemoryBytes: memoryBytes(),
 };
 const ids = llm.tokenize(promptText, { special: true });
@@ -95,7 +97,12 @@ const summary = Object.fromEntries(Object.entries(samples).map(([name, s]) => [n
 }]));
 const result = {
   model, cpu: cpus()[0]?.model, node: process.version, runs, prompt_tokens: ids.length, n_predict: N_PREDICT,
-  memory: { ...memory, rssRatio: memory.rssAddedBytes / memory.fileBytes, wasmRatio: memory.wasmMemoryBytes / memory.fileBytes },
+  memory: {
+    ...memory,
+    rssRatio: memory.rssAddedBytes / memory.fileBytes,
+    peakRssRatio: memory.peakRssAddedBytes / memory.fileBytes,
+    wasmRatio: memory.wasmMemoryBytes / memory.fileBytes,
+  },
   summary,
   ratios: Object.fromEntries(peers.map((p) => [p.name, {
     prefill: summary.arbiter.prefill_tokens_per_s / summary[p.name].prefill_tokens_per_s,
@@ -114,5 +121,6 @@ if (args.includes('--json')) {
     console.log(`${name.padEnd(50)} prefill ${s.prefill_tokens_per_s.toFixed(1).padStart(7)} tok/s   decode ${s.decode_tokens_per_s.toFixed(1).padStart(6)} tok/s`);
   }
   for (const [name, r] of Object.entries(result.ratios)) console.log(`arbiter / ${name}: prefill ${r.prefill.toFixed(2)}x, decode ${r.decode.toFixed(2)}x`);
-  console.log(`memory: the model adds ${(memory.rssAddedBytes / 1e6).toFixed(1)} MB RSS for a ${(memory.fileBytes / 1e6).toFixed(1)} MB file (${result.memory.rssRatio.toFixed(2)}x); wasm memory ${(memory.wasmMemoryBytes / 1e6).toFixed(1)} MB`);
+  console.log(`memory: the model adds ${(memory.rssAddedBytes / 1e6).toFixed(1)} MB RSS for a ${(memory.fileBytes / 1e6).toFixed(1)} MB file (${result.memory.rssRatio.toFixed(2)}x; `
+    + `peak ${(memory.peakRssAddedBytes / 1e6).toFixed(1)} MB, ${result.memory.peakRssRatio.toFixed(2)}x); wasm memory ${(memory.wasmMemoryBytes / 1e6).toFixed(1)} MB`);
 }

@@ -8,9 +8,11 @@
 //
 // The same arguments and output as `cargo run --example generate` (see examples/generate.rs): the answer streams to
 // stdout, then a summary line; with --json one object {"text", "tokens", "prefill_tokens_per_s",
-// "decode_tokens_per_s", "device", "finish"}, or {"logprob", "tokens"} with --score. The model runs on the CPU
-// (wasm): `--device gpu` is refused, `auto` is the CPU.
-import { init, Llama } from '../pkg/index.js';
+// "decode_tokens_per_s", "device", "finish"}, or {"logprob", "tokens", "device"} with --score. `--device gpu` requires
+// a WebGPU adapter (the WGSL forward), `cpu` never uses one, `auto` (the default) uses a hardware adapter and otherwise
+// the CPU (wasm; a software adapter such as SwiftShader is slower); "device" says which ran. WebGPU in Node needs
+// `NODE_OPTIONS="--import ./tests/js/webgpu-node.mjs"` (Dawn); without it `auto` is the CPU.
+import { init, Gpu, Llama } from '../pkg/index.js';
 
 function fail(code, message) {
   const err = new Error(message);
@@ -50,31 +52,47 @@ function parseArgs(args) {
     }
   }
   if (!a.model || a.prompt === null) throw fail('INVALID_OPTION', `invalid option \`arguments\`: ${USAGE}`);
-  if (a.device === 'gpu') throw fail('GPU', 'GPU error: the language model runs on the CPU in the npm package; use --device cpu');
-  if (!['cpu', 'auto'].includes(a.device)) throw fail('INVALID_OPTION', `invalid option \`--device\`: \`${a.device}\` is not cpu, gpu or auto`);
+  if (!['cpu', 'gpu', 'auto'].includes(a.device)) throw fail('INVALID_OPTION', `invalid option \`--device\`: \`${a.device}\` is not cpu, gpu or auto`);
   return a;
+}
+
+/** The model on the chosen path, the GPU context (or null) and what `device` says. */
+async function open(a) {
+  const gpu = a.device === 'cpu' ? null : await Gpu.request();
+  if (!gpu) {
+    if (a.device === 'gpu') throw fail('GPU', 'GPU error: no WebGPU adapter');
+    return { model: await Llama.load(a.model), gpu, device: a.device === 'cpu' ? 'cpu' : 'cpu (no WebGPU adapter)' };
+  }
+  if (a.device === 'auto' && gpu.isSoftware) {
+    const device = `cpu (${gpu.adapter} is a software adapter)`;
+    gpu.free();
+    return { model: await Llama.load(a.model), gpu: null, device };
+  }
+  const model = await Llama.load(a.model, { gpu });
+  return { model, gpu, device: model.device };
 }
 
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   await init();
-  const model = await Llama.load(a.model);
+  const { model, gpu, device } = await open(a);
   try {
     if (a.score !== null) {
       const { total, tokens } = await model.logprobs(a.prompt, a.score);
-      return a.json ? JSON.stringify({ logprob: total, tokens: tokens.length })
-        : `log p(response | prompt) = ${total.toFixed(4)} over ${tokens.length} tokens`;
+      return a.json ? JSON.stringify({ logprob: total, tokens: tokens.length, device })
+        : `log p(response | prompt) = ${total.toFixed(4)} over ${tokens.length} tokens (${device})`;
     }
     const generation = model.generate(a.prompt, a.options);
     for await (const { text } of generation) if (!a.json) process.stdout.write(text);
     const r = await generation.result;
     const out = { text: r.text, tokens: r.tokens.length, prefill_tokens_per_s: r.prefillTokensPerSecond,
-      decode_tokens_per_s: r.decodeTokensPerSecond, device: r.device, finish: r.finish };
+      decode_tokens_per_s: r.decodeTokensPerSecond, device, finish: r.finish };
     return a.json ? JSON.stringify(out)
       : `\n[${out.tokens} tokens, ${r.finish}; prefill ${out.prefill_tokens_per_s.toFixed(1)} tokens/s (${r.promptTokens} tokens), `
-        + `decode ${out.decode_tokens_per_s.toFixed(1)} tokens/s, ${r.device}]`;
+        + `decode ${out.decode_tokens_per_s.toFixed(1)} tokens/s, ${device}]`;
   } finally {
     model.free();
+    gpu?.free();
   }
 }
 

@@ -706,7 +706,7 @@ export interface GenerationResult {
   promptTokens: number;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
-  /** The path that ran (`cpu`). */
+  /** The path that ran: `gpu: <adapter>` or `cpu` (the model's `device`). */
   device: string;
 }
 
@@ -726,12 +726,17 @@ export interface TokenLogprobs {
 
 /** A Llama-family language model from a GGUF file. Long-lived: call `free()` when done. */
 export class Llama {
-  /** From a file path (Node), a URL (fetched with progress) or the file's bytes. */
+  /**
+   * From a file path (Node) or a URL (fetched with progress), streamed into the wasm module's memory, or from the
+   * file's bytes. With `gpu` (from `Gpu.request()`) the weights are uploaded and `generate`/`logprobs` run there.
+   */
   static load(
     source: string | URL | Uint8Array | ArrayBuffer,
-    options?: { onProgress?: (p: { file: string; loaded: number; total: number }) => void },
+    options?: { onProgress?: (p: { file: string; loaded: number; total: number }) => void; gpu?: Gpu | null },
   ): Promise<Llama>;
   readonly config: LlamaConfig;
+  /** Where generation and scoring run: `gpu: <adapter>` or `cpu`. */
+  readonly device: string;
   tokenize(text: string, options?: { special?: boolean }): Uint32Array;
   detokenize(ids: ArrayLike<number>): string;
   chatTemplate(messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;

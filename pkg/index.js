@@ -4,7 +4,7 @@
 import initWasm, {
   RawBattles, RawGpu, RawRanking, RawPairSampler, rawAnalyze, rawPlackettLuce, rawJudgeAgreement, rawNetWinScore,
   rawDawidSkene, rawPreferenceStrength, rawWengLinRate, rawNashMatrix, rawSimulateSampling, rawPreferenceMatrix, RawPopulation, RawEncoder,
-  RawLlama, rawRewardScores, rawRewardPreferences, rawFitRewardHead, rawFitRewardUser, rawFitPal, rawBestOfN, rawMapPalette,
+  RawLlama, RawBytes, rawRewardScores, rawRewardPreferences, rawFitRewardHead, rawFitRewardUser, rawFitPal, rawBestOfN, rawMapPalette,
 } from './wasm/arbiter.js';
 
 let ready = null;
@@ -446,43 +446,113 @@ async function readModelFile(base, name, optional, onProgress) {
   return readBytes(where, name, optional, onProgress);
 }
 
-/** The bytes of a file path (Node) or URL (fetch, `onProgress({file, loaded, total})` per chunk). */
-async function readBytes(where, name, optional, onProgress) {
-  if (isNode && !/^https?:/.test(String(where))) {
-    const { readFile } = await import('node:fs/promises');
-    const path = where instanceof URL ? where.pathname : String(where);
-    try {
-      const bytes = new Uint8Array(await readFile(path));
-      onProgress?.({ file: name, loaded: bytes.length, total: bytes.length });
-      return bytes;
-    } catch (e) {
-      if (optional) return undefined;
-      throw arbiterError('MODEL', `model: cannot read ${path}: ${e.message}`);
+/** The bytes of a file path (Node) or URL (fetch), `onProgress({file, loaded, total})` per chunk, in a Uint8Array. */
+function readBytes(where, name, optional, onProgress) {
+  return streamBytes(where, name, optional, onProgress, collect);
+}
+
+/** A sink gathering chunks in one Uint8Array (of the announced size when there is one). */
+function collect(total) {
+  let bytes = new Uint8Array(total);
+  let at = 0;
+  return {
+    push(chunk) {
+      if (at + chunk.length > bytes.length) {
+        const grown = new Uint8Array(Math.max(2 * bytes.length, at + chunk.length));
+        grown.set(bytes.subarray(0, at));
+        bytes = grown;
+      }
+      bytes.set(chunk, at);
+      at += chunk.length;
+    },
+    done: () => bytes.subarray(0, at),
+  };
+}
+
+/** A sink copying chunks straight into the wasm module's memory (a `RawBytes`): no whole copy on the JS side. */
+function intoWasm(total) {
+  const bytes = new RawBytes(total);
+  return { push: (chunk) => bytes.push(chunk), done: () => bytes, free: () => bytes.free() };
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Streams a file path (Node: read in 1 MiB chunks) or a URL (fetch) into `sink(total)`, `onProgress({file, loaded,
+ * total})` per chunk; returns `sink.done()`, or `undefined` when an `optional` file is absent.
+ */
+async function streamBytes(where, name, optional, onProgress, sink) {
+  const chunks = isNode && !/^https?:/.test(String(where)) ? await fileChunks(where, optional) : await urlChunks(where, name, optional);
+  if (!chunks) return undefined;
+  const out = sink(chunks.total);
+  try {
+    let loaded = 0;
+    for await (const chunk of chunks) {
+      out.push(chunk);
+      loaded += chunk.length;
+      onProgress?.({ file: name, loaded, total: chunks.total });
     }
+    return out.done();
+  } catch (e) {
+    out.free?.();
+    throw e;
   }
+}
+
+/** An async iterable of a local file's chunks (one reused buffer) with its `total` size, or null if optional and absent. */
+async function fileChunks(where, optional) {
+  const { open, stat } = await import('node:fs/promises');
+  const path = where instanceof URL ? where.pathname : String(where);
+  const failed = (e) => arbiterError('MODEL', `model: cannot read ${path}: ${e.message}`);
+  let total;
+  try {
+    total = (await stat(path)).size;
+  } catch (e) {
+    if (optional) return null;
+    throw failed(e);
+  }
+  return {
+    total,
+    async *[Symbol.asyncIterator]() {
+      const file = await open(path).catch((e) => { throw failed(e); });
+      const buffer = new Uint8Array(Math.max(1, Math.min(CHUNK, total)));
+      try {
+        for (;;) {
+          const { bytesRead } = await file.read(buffer, 0, buffer.length, null).catch((e) => { throw failed(e); });
+          if (bytesRead === 0) return;
+          yield buffer.subarray(0, bytesRead);
+        }
+      } finally {
+        await file.close();
+      }
+    },
+  };
+}
+
+/** The response body of a URL as an async iterable with its announced `total` (0 when unknown), or null. */
+async function urlChunks(where, name, optional) {
   const response = await fetch(where);
   if (!response.ok) {
-    if (optional) return undefined;
+    if (optional) return null;
     throw arbiterError('MODEL', `model: ${name}: HTTP ${response.status} from ${where}`);
   }
   const total = Number(response.headers.get('content-length')) || 0;
-  const chunks = [];
-  let loaded = 0;
-  for await (const chunk of response.body) {
-    chunks.push(chunk);
-    loaded += chunk.length;
-    onProgress?.({ file: name, loaded, total });
-  }
-  const bytes = new Uint8Array(loaded);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
-  return bytes;
+  return { total, [Symbol.asyncIterator]: () => response.body[Symbol.asyncIterator]() };
 }
 
 const asBytes = (x) => (typeof x === 'string' ? new TextEncoder().encode(x) : x instanceof Uint8Array ? x : new Uint8Array(x));
+
+/** `raw` set to run on `gpu` when one is given; freed if the upload fails (the error is rethrown). */
+function withGpu(raw, gpu) {
+  if (!gpu) return raw;
+  try {
+    raw.useGpu(gpu.raw);
+  } catch (e) {
+    raw.free();
+    throw e;
+  }
+  return raw;
+}
 
 /** A BERT-family sentence encoder (sentence-transformers pooling). Long-lived: call `free()` when done. */
 export class Encoder {
@@ -510,15 +580,7 @@ export class Encoder {
     }
     const raw = RawEncoder.load(asBytes(files.config), asBytes(files.weights), asBytes(files.tokenizer),
       files.sentenceConfig ? asBytes(files.sentenceConfig) : undefined);
-    if (gpu) {
-      try {
-        raw.useGpu(gpu.raw);
-      } catch (e) {
-        raw.free();
-        throw e;
-      }
-    }
-    return new Encoder(raw);
+    return new Encoder(withGpu(raw, gpu));
   }
 
   /** The embedding dimension. */
@@ -652,13 +714,13 @@ class Generation {
     try {
       if (signal?.aborted) throw aborted(signal);
       start = performance.now();
-      raw = this.#model.start(this.#prompt, options);
+      raw = await this.#model.start(this.#prompt, options);
       prefill = performance.now() - start;
       start = performance.now();
       for (;;) {
         await tick();
         if (signal?.aborted) throw aborted(signal);
-        const step = raw.next();
+        const step = await raw.next();
         if (step === undefined) break;
         onToken?.(step);
         yield step;
@@ -668,7 +730,7 @@ class Generation {
       throw e;
     } finally {
       if (raw) {
-        this.#settle.resolve(summary(raw, prefill, performance.now() - start));
+        this.#settle.resolve(summary(raw, prefill, performance.now() - start, this.#model.device));
         raw.free();
       }
     }
@@ -681,7 +743,7 @@ class Generation {
   }
 }
 
-function summary(raw, prefillMs, decodeMs) {
+function summary(raw, prefillMs, decodeMs, device) {
   const perSecond = (n, ms) => (ms > 0 ? (1000 * n) / ms : 0);
   const tokens = raw.tokens;
   return {
@@ -691,7 +753,7 @@ function summary(raw, prefillMs, decodeMs) {
     promptTokens: raw.promptTokens,
     prefillTokensPerSecond: perSecond(raw.promptTokens, prefillMs),
     decodeTokensPerSecond: perSecond(tokens.length, decodeMs),
-    device: 'cpu',
+    device,
   };
 }
 
@@ -706,22 +768,30 @@ export class Llama {
     this.#raw = raw;
   }
 
-  /** From a file path (Node), a URL (fetched, `onProgress({file, loaded, total})`) or the file's bytes. */
-  static async load(source, { onProgress } = {}) {
+  /**
+   * From a file path (Node) or a URL (fetched, `onProgress({file, loaded, total})`), both streamed chunk by chunk
+   * into the wasm module's memory, or from the file's bytes. With `gpu` (from `Gpu.request()`), the weights are
+   * uploaded and `generate`/`logprobs` run there.
+   */
+  static async load(source, { onProgress, gpu } = {}) {
     await init();
-    let bytes = source;
+    let raw;
     if (typeof source === 'string' || source instanceof URL) {
       const name = String(source).split('/').pop();
-      bytes = await readBytes(source, name, false, onProgress);
-    }
-    if (!(bytes instanceof Uint8Array || bytes instanceof ArrayBuffer)) {
+      raw = RawLlama.loadStreamed(await streamBytes(source, name, false, onProgress, intoWasm));
+    } else if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
+      raw = RawLlama.load(asBytes(source));
+    } else {
       throw arbiterError('INVALID_OPTION', 'invalid option `source`: expected a path, a URL, a Uint8Array or an ArrayBuffer');
     }
-    return new Llama(RawLlama.load(asBytes(bytes)));
+    return new Llama(withGpu(raw, gpu));
   }
 
   /** The network's shape: `{layers, dim, hidden, heads, kvHeads, headDim, ropeBase, rmsEps, vocab, context}`. */
   get config() { return this.#live().config; }
+
+  /** Where generation and scoring run: `gpu: <adapter>` (loaded with `gpu`) or `cpu`. */
+  get device() { return this.#live().device; }
 
   /** Token ids of `text`; with `{special: true}` control tokens written in the text are recognised. */
   tokenize(text, { special = false } = {}) {
@@ -758,7 +828,7 @@ export class Llama {
     const ids = this.#promptIds(prompt, system);
     const tokens = raw.encode(response, false);
     await tick();
-    const logprobs = raw.logprobs(ids, tokens);
+    const logprobs = await raw.logprobs(ids, tokens);
     return { tokens, logprobs, total: logprobs.reduce((s, x) => s + x, 0) };
   }
 

@@ -1,6 +1,6 @@
-//! The Llama kernels (src/gpu/shaders/llama.wgsl) against their CPU twins at odd sizes, and the whole GPU forward
-//! pass (`GpuLlama::forward`) against `Llama::forward` on SmolLM2-135M-Instruct (Q4_1), skipped when the model is
-//! not installed.
+//! The Llama kernels (src/gpu/shaders/llama.wgsl) against their CPU twins at odd sizes, the whole GPU forward
+//! pass (`GpuLlama::forward`) against `Llama::forward`, and generation and scoring on the GPU against the CPU, on
+//! SmolLM2-135M-Instruct (Q4_1), skipped when the model is not installed.
 //!
 //! Tolerances:
 //! - quantize (Q8_1): exact (q, d and s identical to `quant::quantize_q8`, ties and tiny blocks included);
@@ -15,7 +15,9 @@
 //! - attention: |Δ| ≤ 1e-5·max|v| (a convex combination of the values; summation orders and exp differ);
 //! - SwiGLU (`ggml::swiglu`, its polynomial exp ported): |Δ| ≤ 1e-6·(4 + 2|g|)·|g·u|;
 //! - whole model: next-token distributions within a total variation of 0.25, logits within 4, the same greedy
-//!   choices wherever the CPU's top-two margin exceeds 1 (why: see `gpu_forward_matches_the_cpu_forward`).
+//!   choices wherever the CPU's top-two margin exceeds 1 (why: see `gpu_forward_matches_the_cpu_forward`);
+//! - generation and scoring through `Generator` / `logprobs` on `OnDevice`: first-step logits within 4, per-token
+//!   log-probabilities within 1, greedy tokens parting ways only at a step where the CPU's top-two margin is ≤ 1.
 #![cfg(feature = "gpu")]
 
 mod common;
@@ -24,11 +26,13 @@ use common::gpu;
 
 use std::time::Instant;
 
-use arbiter::gpu::llama::{self as gl, GpuLlama, Kernels};
+use arbiter::gpu::llama::{self as gl, GpuLlama, Kernels, OnDevice};
 use arbiter::nn::bpe::Message;
+use arbiter::nn::generate::{logprobs, GenerateOptions, Generator};
 use arbiter::nn::gguf::{f16_to_f32, GgmlType, Tensor};
 use arbiter::nn::llama::{Llama, Logits};
 use arbiter::nn::{ggml, quant};
+use pollster::block_on;
 
 /// Deterministic values in [-1, 1) (a 64-bit LCG).
 struct Values(u64);
@@ -482,4 +486,108 @@ fn gpu_forward_timings() {
          {cpu_decode:.2?}/token",
         tokens.len()
     );
+}
+
+/// llama.cpp's goldens (tests/golden/smollm2-llamacpp.json): the chat prompts' ids, by conversation id.
+fn golden_prompts() -> Vec<(u64, Vec<u32>)> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/smollm2-llamacpp.json");
+    let golden: serde_json::Value = serde_json::from_str(&common::read(&path)).unwrap();
+    let ids = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+    golden["chat"]["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_u64().unwrap(), ids(&c["ids"])))
+        .collect()
+}
+
+/// How greedy generation through `Generator` on the GPU compared with the CPU on one prompt.
+struct Agreement {
+    /// Max |Δ logit| of the first step (the prefill's logits).
+    first_logit: f32,
+    /// Leading tokens identical, of `len` (the CPU's).
+    same: usize,
+    len: usize,
+    /// The CPU's top-two margin at the first step where the tokens differ (they may only where it is small).
+    split_margin: Option<f32>,
+}
+
+/// Greedy generation of at most `max_tokens` on the CPU and, through the same `Generator` code, on the GPU.
+fn compare_generation(model: &Llama, device: &OnDevice, prompt: &[u32], max_tokens: usize) -> Agreement {
+    let options = GenerateOptions { max_tokens, ..GenerateOptions::default() };
+    let mut cpu = block_on(Generator::new(model, prompt, options.clone())).unwrap();
+    let first = cpu.logits().to_vec();
+    let mut margins = vec![margin(&first)];
+    while block_on(cpu.next(model)).unwrap().is_some() {
+        margins.push(margin(cpu.logits()));
+    }
+    let mut gpu = block_on(Generator::new(device, prompt, options)).unwrap();
+    let first_logit = max_diff(gpu.logits(), &first);
+    while block_on(gpu.next(device)).unwrap().is_some() {}
+    let same = cpu.tokens.iter().zip(&gpu.tokens).take_while(|(a, b)| a == b).count();
+    let split_margin = (same < cpu.tokens.len().max(gpu.tokens.len())).then(|| margins[same]);
+    Agreement { first_logit, same, len: cpu.tokens.len(), split_margin }
+}
+
+/// Asserts that the tokens differ only after a close call of the CPU (top-two margin ≤ 1, as in
+/// `gpu_forward_matches_the_cpu_forward`).
+fn assert_close_calls_only(a: &Agreement, what: &str) {
+    if let Some(m) = a.split_margin {
+        assert!(m <= 1.0, "{what}: GPU tokens differ at step {} where the CPU's margin is {m}", a.same);
+    }
+}
+
+/// `Generator` and `logprobs` on the GPU (`OnDevice`) against the CPU (`Llama`), the same code over the `Forward`
+/// trait: greedy generation of 4 tokens after golden conversation 16 (36 prompt tokens), and teacher-forced
+/// log-probabilities of 4 tokens after 9 (the tiled and the mat-vec paths, `Logits::All`). Measured on lavapipe:
+/// identical tokens (4/4), first-step max |Δ logit| 1.00, max |Δ logprob| 0.32 (all golden prompts:
+/// `gpu_generation_on_the_golden_prompts`). Bounds: first-step |Δ logit| ≤ 4 and |Δ logprob| ≤ 1 (rounding flips in
+/// the 8-bit activations move logits by up to ~2, see `gpu_forward_matches_the_cpu_forward`); tokens may differ only
+/// from a step where the CPU's top-two margin is ≤ 1.
+#[test]
+fn generator_and_logprobs_on_the_gpu_follow_the_cpu() {
+    let Some(model) = smollm2() else { return };
+    let Some(gpu) = gpu() else { return };
+    let on = GpuLlama::new(&gpu, &model).unwrap();
+    let device = OnDevice { gpu: &gpu, model: &on, llama: &model };
+    let (_, prompt) = golden_prompts().into_iter().find(|(id, _)| *id == 16).unwrap();
+    let a = compare_generation(&model, &device, &prompt, 4);
+    let (head, tail) = prompt.split_at(9);
+    let want = block_on(logprobs(&model, head, &tail[..4])).unwrap();
+    let got = block_on(logprobs(&device, head, &tail[..4])).unwrap();
+    let lp = max_diff(&got, &want);
+    eprintln!(
+        "tokens identical {}/{}, first-step max |Δ logit| {:.3}, max |Δ logprob| {lp:.3}",
+        a.same, a.len, a.first_logit
+    );
+    assert_close_calls_only(&a, "conversation 16");
+    assert!(a.first_logit <= 4.0, "first-step |Δ logit| {}", a.first_logit);
+    assert!(lp <= 1.0, "logprobs differ by {lp}");
+}
+
+/// The measurement behind the bounds above: greedy generation of 16 tokens through `Generator` on every golden chat
+/// prompt, GPU vs CPU (25 minutes on lavapipe: run with --ignored). Measured: identical on 5 of 10 prompts; the other 5
+/// part ways after 7, 15, 7, 10 and 13 tokens, each where the CPU's top-two margin is 0.02–0.31; first-step max
+/// |Δ logit| 1.23.
+#[test]
+#[ignore = "measurement, 25 minutes on lavapipe"]
+fn gpu_generation_on_the_golden_prompts() {
+    let Some(model) = smollm2() else { return };
+    let Some(gpu) = gpu() else { return };
+    let on = GpuLlama::new(&gpu, &model).unwrap();
+    let device = OnDevice { gpu: &gpu, model: &on, llama: &model };
+    let (mut identical, mut worst) = (0, 0.0f32);
+    let prompts = golden_prompts();
+    for (id, prompt) in &prompts {
+        let a = compare_generation(&model, &device, prompt, 16);
+        eprintln!(
+            "conversation {id}: {}/{} tokens identical, first-step max |Δ logit| {:.3}, split margin {:?}",
+            a.same, a.len, a.first_logit, a.split_margin
+        );
+        identical += usize::from(a.split_margin.is_none());
+        worst = worst.max(a.first_logit);
+        assert_close_calls_only(&a, &format!("conversation {id}"));
+    }
+    eprintln!("{identical}/{} prompts with identical tokens; first-step max |Δ logit| {worst:.3}", prompts.len());
+    assert!(worst <= 4.0, "first-step |Δ logit| {worst}");
 }

@@ -5,6 +5,7 @@ mod common;
 
 use arbiter::nn::bpe::Message;
 use arbiter::nn::llama::{Llama, Logits};
+use pollster::block_on;
 
 fn smollm2() -> Llama {
     let path = common::model_dir("smollm2-135m").join("SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -39,9 +40,9 @@ fn generator_streams_greedy_text_stops_and_scores() {
     let model = smollm2();
     let prompt = chat(&model, "Name three colors.");
     let run = |options: GenerateOptions| {
-        let mut g = Generator::new(&model, &prompt, options).unwrap();
+        let mut g = block_on(Generator::new(&model, &prompt, options)).unwrap();
         let mut streamed = String::new();
-        while let Some(step) = g.next(&model).unwrap() {
+        while let Some(step) = block_on(g.next(&model)).unwrap() {
             streamed.push_str(&step.text);
         }
         assert_eq!(g.text, streamed);
@@ -62,15 +63,16 @@ fn generator_streams_greedy_text_stops_and_scores() {
         |seed| run(GenerateOptions { temperature: 0.8, seed, max_tokens: 12, ..GenerateOptions::default() }).tokens;
     assert_eq!(sampled(7), sampled(7));
     // Teacher-forced log-probabilities: the greedy answer beats the same answer with one colour changed.
-    let lp = logprobs(&model, &prompt, &answer).unwrap();
+    let lp = block_on(logprobs(&model, &prompt, &answer)).unwrap();
     assert_eq!(lp.len(), answer.len());
     assert!(lp.iter().all(|x| x.is_finite() && *x <= 0.0), "{lp:?}");
     let mut other = answer.clone();
     other[3] = model.tokenizer.encode(" Purple", false).unwrap()[0];
-    let worse = logprobs(&model, &prompt, &other).unwrap();
+    let worse = block_on(logprobs(&model, &prompt, &other)).unwrap();
     assert!(worse.iter().sum::<f32>() < lp.iter().sum::<f32>() - 1.0, "the model's own answer is more likely");
-    assert!(Generator::new(&model, &[], GenerateOptions::default()).is_err());
-    assert!(Generator::new(&model, &prompt, GenerateOptions { top_p: 0.0, ..GenerateOptions::default() }).is_err());
+    assert!(block_on(Generator::new(&model, &[], GenerateOptions::default())).is_err());
+    let bad = GenerateOptions { top_p: 0.0, ..GenerateOptions::default() };
+    assert!(block_on(Generator::new(&model, &prompt, bad)).is_err());
 }
 
 /// llama.cpp's own outputs on this GGUF (scripts/golden/make_llama_goldens.mjs, @fugood/llama.node 1.7.15).
@@ -137,8 +139,8 @@ fn greedy_continuations_and_first_logits_follow_llama_cpp() {
         let want = ids(&run["ids"]);
         let eos = run["stopped_eos"].as_bool().unwrap();
         let options = GenerateOptions { max_tokens: want.len() + usize::from(eos), ..GenerateOptions::default() };
-        let mut g = Generator::new(&model, &prompt, options).unwrap();
-        while g.next(&model).unwrap().is_some() {}
+        let mut g = block_on(Generator::new(&model, &prompt, options)).unwrap();
+        while block_on(g.next(&model)).unwrap().is_some() {}
         assert_eq!(g.finish == Some(arbiter::nn::generate::Finish::Eos), eos, "ends where llama.cpp ends");
         let got: Vec<u32> = g.tokens.iter().copied().filter(|t| !model.tokenizer.end.contains(t)).collect();
         same.push((got.iter().zip(&want).take_while(|(a, b)| a == b).count(), want.len()));

@@ -27,9 +27,10 @@
 
 use super::{pipeline, Gpu};
 use crate::error::{Error, Result};
+use crate::nn::generate::Forward;
 use crate::nn::ggml;
 use crate::nn::gguf::{GgmlType, Tensor, QK};
-use crate::nn::llama::{Llama, LlamaConfig, Logits};
+use crate::nn::llama::{Llama, LlamaConfig, Logits, UBATCH};
 
 /// The WGSL source (validated with naga in tests/gpu_llama.rs).
 pub const SHADER: &str = include_str!("shaders/llama.wgsl");
@@ -918,7 +919,7 @@ impl GpuLlama {
             cache.capacity = capacity;
         }
         cache.len += t;
-        Ok(logits)
+        Ok(if want == Logits::None { Vec::new() } else { logits })
     }
 
     /// New cache buffers when `needed` positions exceed the capacity, with copies of what the cache holds recorded
@@ -996,5 +997,41 @@ impl GpuLlama {
         k.rms_norm(gpu, rec, (&s.x, &self.output_norm, &s.h), (row0, rows, c.dim), c.rms_eps)?;
         k.quantize(gpu, rec, &s.h, s.q8(), rows * c.dim / QK)?;
         k.linear(gpu, rec, (output, s.q8(), &s.logits), rows, (false, rows >= TILED_FROM))
+    }
+}
+
+/// A [`GpuLlama`] on its device with the CPU model it came from (tokenizer, shape): what [`Generator`] and
+/// [`logprobs`] run on to use the GPU.
+///
+/// [`Generator`]: crate::nn::generate::Generator
+/// [`logprobs`]: crate::nn::generate::logprobs
+#[derive(Clone, Copy)]
+pub struct OnDevice<'a> {
+    pub gpu: &'a Gpu,
+    pub model: &'a GpuLlama,
+    pub llama: &'a Llama,
+}
+
+impl Forward for OnDevice<'_> {
+    type Cache = GpuCache;
+
+    fn llama(&self) -> &Llama {
+        self.llama
+    }
+
+    fn cache(&self) -> GpuCache {
+        self.model.cache()
+    }
+
+    /// [`GpuLlama::forward`] in micro-batches of [`UBATCH`] tokens, as the CPU runs them (a call's activations and
+    /// `Logits::All` rows stay within a binding).
+    async fn forward(&self, cache: &mut GpuCache, tokens: &[u32], want: Logits) -> Result<Vec<f32>> {
+        let mut logits = Vec::new();
+        let last = tokens.len().saturating_sub(1) / UBATCH;
+        for (i, batch) in tokens.chunks(UBATCH).enumerate() {
+            let keep = if i == last || want == Logits::All { want } else { Logits::None };
+            logits.extend(self.model.forward(self.gpu, cache, batch, keep).await?);
+        }
+        Ok(logits)
     }
 }

@@ -1,13 +1,45 @@
 //! Text generation and scoring with a [`Llama`]: a step-by-step [`Generator`] (so callers stream tokens, time the
 //! phases and cancel between steps), llama.cpp's samplers (repetition penalty, top-k, top-p, temperature; greedy at
 //! temperature 0) drawing from a seeded [`Stream`], stop strings held back until they can no longer match, and
-//! per-token log-probabilities of a given response.
+//! per-token log-probabilities of a given response. Both run on any [`Forward`]: the CPU's [`Llama`] or the GPU's
+//! `gpu::llama::OnDevice`, through the same code.
 
 use serde::Serialize;
 
 use super::llama::{softmax, Cache, Llama, Logits};
 use crate::error::{Error, Result};
 use crate::rng::Stream;
+
+/// A forward pass generation and scoring run on: [`Llama::forward`]'s contract with a cache of its own kind. The
+/// future completes at once on the CPU; on the GPU it waits for the readback (natively it blocks, in wasm it
+/// resolves after the event loop turns).
+pub trait Forward {
+    /// The KV cache of one sequence.
+    type Cache;
+    /// The model on the CPU: its tokenizer and shape.
+    fn llama(&self) -> &Llama;
+    /// An empty cache.
+    fn cache(&self) -> Self::Cache;
+    /// Runs `tokens` after what `cache` holds and returns the logits `want` selects.
+    #[allow(async_fn_in_trait)] // callers await on one thread (wasm's futures are not `Send`)
+    async fn forward(&self, cache: &mut Self::Cache, tokens: &[u32], want: Logits) -> Result<Vec<f32>>;
+}
+
+impl Forward for Llama {
+    type Cache = Cache;
+
+    fn llama(&self) -> &Llama {
+        self
+    }
+
+    fn cache(&self) -> Cache {
+        Llama::cache(self)
+    }
+
+    async fn forward(&self, cache: &mut Cache, tokens: &[u32], want: Logits) -> Result<Vec<f32>> {
+        Llama::forward(self, cache, tokens, want)
+    }
+}
 
 /// How to generate.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,11 +139,12 @@ pub struct Step {
     pub text: String,
 }
 
-/// A generation in progress. `new` runs the prompt (prefill); each `next` decodes one token.
+/// A generation in progress on a [`Forward`] whose cache is `C`. `new` runs the prompt (prefill); each `next`
+/// decodes one token.
 #[derive(Debug)]
-pub struct Generator {
+pub struct Generator<C = Cache> {
     options: GenerateOptions,
-    cache: Cache,
+    cache: C,
     logits: Vec<f32>,
     history: Vec<u32>,
     prompt_tokens: usize,
@@ -126,19 +159,19 @@ pub struct Generator {
     pub finish: Option<Finish>,
 }
 
-impl Generator {
+impl<C> Generator<C> {
     /// Runs `prompt` through the model.
     ///
     /// # Errors
     /// `EMPTY` for an empty prompt, `INVALID_OPTION` for bad options, `MODEL` for bad tokens or a prompt beyond the
     /// context.
-    pub fn new(model: &Llama, prompt: &[u32], options: GenerateOptions) -> Result<Self> {
+    pub async fn new<M: Forward<Cache = C>>(model: &M, prompt: &[u32], options: GenerateOptions) -> Result<Self> {
         if prompt.is_empty() {
             return Err(Error::Empty(" (the prompt has no tokens)".into()));
         }
         check(&options)?;
         let mut cache = model.cache();
-        let logits = model.forward(&mut cache, prompt, Logits::Last)?;
+        let logits = model.forward(&mut cache, prompt, Logits::Last).await?;
         let stream = Stream::new(options.seed, 0);
         Ok(Self {
             options,
@@ -160,21 +193,27 @@ impl Generator {
         self.prompt_tokens
     }
 
+    /// The logits the next token is drawn from (before the repetition penalty).
+    pub fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
     /// Samples the next token and runs it through the model; `None` once generation has finished.
     ///
     /// # Errors
-    /// `MODEL` when the context is full.
-    pub fn next(&mut self, model: &Llama) -> Result<Option<Step>> {
+    /// `MODEL` when the context is full; `GPU` when the device fails.
+    pub async fn next<M: Forward<Cache = C>>(&mut self, model: &M) -> Result<Option<Step>> {
         if self.finish.is_some() {
             return Ok(None);
         }
         let token = self.sample();
         self.tokens.push(token);
         self.history.push(token);
-        if model.tokenizer.end.contains(&token) {
+        let tokenizer = &model.llama().tokenizer;
+        if tokenizer.end.contains(&token) {
             return Ok(Some(self.end(Finish::Eos, token)));
         }
-        self.bytes.extend_from_slice(model.tokenizer.token_bytes(token));
+        self.bytes.extend_from_slice(tokenizer.token_bytes(token));
         let complete = match std::str::from_utf8(&self.bytes) {
             Ok(s) => s.len(),
             Err(e) if e.error_len().is_none() => e.valid_up_to(),
@@ -194,7 +233,7 @@ impl Generator {
             step.text.insert_str(0, &text);
             return Ok(Some(step));
         }
-        self.logits = model.forward(&mut self.cache, &[token], Logits::Last)?;
+        self.logits = model.forward(&mut self.cache, &[token], Logits::Last).await?;
         Ok(Some(Step { token, text }))
     }
 
@@ -286,16 +325,17 @@ fn check(o: &GenerateOptions) -> Result<()> {
 /// Natural-log probabilities of each token of `response` after `prompt` (teacher forcing), one per response token.
 ///
 /// # Errors
-/// `EMPTY` for an empty prompt or response; `MODEL` for bad tokens or a text beyond the context.
-pub fn logprobs(model: &Llama, prompt: &[u32], response: &[u32]) -> Result<Vec<f32>> {
+/// `EMPTY` for an empty prompt or response; `MODEL` for bad tokens or a text beyond the context; `GPU` when the
+/// device fails.
+pub async fn logprobs<M: Forward>(model: &M, prompt: &[u32], response: &[u32]) -> Result<Vec<f32>> {
     if prompt.is_empty() || response.is_empty() {
         return Err(Error::Empty(" (scoring needs a prompt and a response)".into()));
     }
     let mut cache = model.cache();
-    let vocab = model.config.vocab;
-    let mut logits = model.forward(&mut cache, prompt, Logits::Last)?;
+    let vocab = model.llama().config.vocab;
+    let mut logits = model.forward(&mut cache, prompt, Logits::Last).await?;
     if response.len() > 1 {
-        logits.extend(model.forward(&mut cache, &response[..response.len() - 1], Logits::All)?);
+        logits.extend(model.forward(&mut cache, &response[..response.len() - 1], Logits::All).await?);
     }
     Ok(response.iter().zip(logits.chunks_exact(vocab)).map(|(&t, row)| log_softmax_at(row, t as usize)).collect())
 }

@@ -9,7 +9,6 @@ use wasm_bindgen::prelude::*;
 use super::{js_error, to_js, JsBattles};
 use crate::gpu::rank::GpuRanking;
 use crate::gpu::Gpu;
-use crate::Error;
 
 /// A WebGPU device with arbiter's kernels (long-lived: call `free()` when done).
 #[wasm_bindgen(js_name = RawGpu)]
@@ -73,9 +72,7 @@ pub struct JsGpuRanking {
 }
 
 fn busy() -> JsValue {
-    let err = js_error(&Error::option("ranking", "another operation on this ranking is still running"));
-    let _ = js_sys::Reflect::set(&err, &"code".into(), &"BUSY".into());
-    err
+    super::busy("ranking")
 }
 
 #[wasm_bindgen(js_class = RawGpuRanking)]

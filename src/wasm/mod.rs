@@ -29,6 +29,13 @@ pub(crate) fn js_error(e: &Error) -> JsValue {
     err.into()
 }
 
+/// The error of a call made while a Promise on the same object is pending: code `BUSY`.
+pub(crate) fn busy(what: &'static str) -> JsValue {
+    let err = js_error(&Error::option(what, format!("another operation on this {what} is still running")));
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &"BUSY".into());
+    err
+}
+
 pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     value.serialize(&serializer).map_err(|e| js_error(&Error::option("output", e.to_string())))

@@ -105,5 +105,10 @@ async function generate(): Promise<void> {
   const c: arbiter.LlamaConfig = model.config;
   console.log(text, finish, done.decodeTokensPerSecond, scored.logprobs[0], r.reward, c.kvHeads, model.tokenize('a')[0], model.detokenize([1, 2]));
   model.free();
+  const gpu: arbiter.Gpu | null = await arbiter.Gpu.request();
+  const onGpu = await arbiter.Llama.load(new URL('https://example.org/smollm2.gguf'), { gpu });
+  const device: string = onGpu.device;
+  console.log(device, (await onGpu.generate('Hi', { maxTokens: 2 }).complete()).device);
+  onGpu.free();
 }
 void generate;
