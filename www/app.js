@@ -381,7 +381,7 @@ async function switchLocal() {
 function pathNote(gpu) {
   if (!gpu) return 'Compute: CPU path (this browser offers no WebGPU).';
   const adapter = gpu.adapter.trim() || 'unnamed adapter';
-  if (gpu.isSoftware) return `Compute: CPU path (WebGPU is a software adapter here, ${adapter}, slower than the CPU).`;
+  if (gpu.isSoftware) return `Compute: CPU path (the WebGPU adapter here is a software one, ${adapter}, slower than the CPU).`;
   return `Compute: WebGPU (${adapter}) for the encoder; rankings on the CPU in a Web Worker.`;
 }
 
