@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::nn::generate::Forward;
 use crate::nn::ggml;
 use crate::nn::gguf::{GgmlType, Tensor, QK};
-use crate::nn::llama::{Llama, LlamaConfig, Logits, UBATCH};
+use crate::nn::llama::{micro_batches, Llama, LlamaConfig, Logits};
 
 /// The WGSL source (validated with naga in tests/gpu_llama.rs).
 pub const SHADER: &str = include_str!("shaders/llama.wgsl");
@@ -1023,13 +1023,11 @@ impl Forward for OnDevice<'_> {
         self.model.cache()
     }
 
-    /// [`GpuLlama::forward`] in micro-batches of [`UBATCH`] tokens, as the CPU runs them (a call's activations and
+    /// [`GpuLlama::forward`] in the CPU's [`micro_batches`] (a call's activations and
     /// `Logits::All` rows stay within a binding).
     async fn forward(&self, cache: &mut GpuCache, tokens: &[u32], want: Logits) -> Result<Vec<f32>> {
         let mut logits = Vec::new();
-        let last = tokens.len().saturating_sub(1) / UBATCH;
-        for (i, batch) in tokens.chunks(UBATCH).enumerate() {
-            let keep = if i == last || want == Logits::All { want } else { Logits::None };
+        for (batch, keep) in micro_batches(tokens, want) {
             logits.extend(self.model.forward(self.gpu, cache, batch, keep).await?);
         }
         Ok(logits)

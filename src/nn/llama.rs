@@ -160,9 +160,7 @@ impl Llama {
             return Err(model(format!("token {id} is outside the vocabulary of {}", c.vocab)));
         }
         let mut logits = Vec::new();
-        let last = tokens.len().saturating_sub(1) / UBATCH;
-        for (i, batch) in tokens.chunks(UBATCH).enumerate() {
-            let keep = if i == last || want == Logits::All { want } else { Logits::None };
+        for (batch, keep) in micro_batches(tokens, want) {
             logits.extend(self.batch(cache, batch, keep)?);
         }
         Ok(logits)
@@ -240,6 +238,16 @@ impl Llama {
 
 /// llama.cpp's default micro-batch (`n_ubatch`): prompts longer than this run in pieces of it.
 pub const UBATCH: usize = 512;
+
+/// `tokens` in micro-batches of [`UBATCH`], each with the logits it returns: the last batch what `want` asks for,
+/// earlier ones every row for `Logits::All`, else none (the CPU's and the GPU's forward split prompts alike).
+pub fn micro_batches(tokens: &[u32], want: Logits) -> impl Iterator<Item = (&[u32], Logits)> {
+    let last = tokens.len().saturating_sub(1) / UBATCH;
+    tokens.chunks(UBATCH).enumerate().map(move |(i, batch)| {
+        let keep = if i == last || want == Logits::All { want } else { Logits::None };
+        (batch, keep)
+    })
+}
 
 /// Which positions' logits [`Llama::forward`] returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

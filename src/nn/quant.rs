@@ -105,7 +105,7 @@ pub fn quantises(kind: GgmlType) -> bool {
 }
 
 /// `x Wᵀ` for the rows of `x` (each `w.cols()` long), row-major `[rows of x][rows of w]`: each activation row is
-/// quantised once, then meets each weight row in [`dot_row`] (a weight row is small enough to stay in cache while
+/// quantised once, then meets each weight row in [`row_dots`] (a weight row is small enough to stay in cache while
 /// every activation row passes).
 pub fn matmul(w: &Tensor, x: &[f32]) -> Vec<f32> {
     let (rows, cols) = (w.rows(), w.cols());
