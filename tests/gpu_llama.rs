@@ -70,7 +70,7 @@ fn quantize_matches_quantize_q8_exactly() {
         let x = values.vec(32 * blocks, scale);
         let (q, d, s) = pollster::block_on(kernels.quantize_q8(&gpu, &x)).unwrap();
         let want = quant::quantize_q8(&x);
-        assert_eq!((q, d, s), (want.q.concat(), want.d, want.s), "{blocks} blocks of scale {scale}");
+        assert_eq!((q, d, s), (bytes_of(&want.q), want.d, want.s), "{blocks} blocks of scale {scale}");
     }
     // Special blocks: zeros, exact ties (amax 127: x/d lands on k + 0.5), one nonzero value, tiny and huge values,
     // subnormal f16 scales, and amax of every binade's mantissa edges.
@@ -86,7 +86,12 @@ fn quantize_matches_quantize_q8_exactly() {
     }
     let (q, d, s) = pollster::block_on(kernels.quantize_q8(&gpu, &x)).unwrap();
     let want = quant::quantize_q8(&x);
-    assert_eq!((q, d, s), (want.q.concat(), want.d, want.s), "special blocks");
+    assert_eq!((q, d, s), (bytes_of(&want.q), want.d, want.s), "special blocks");
+}
+
+/// The quantised values of `quant::quantize_q8` (kept as i16 for the CPU kernels) as the GPU's bytes.
+fn bytes_of(q: &[[i16; 32]]) -> Vec<i8> {
+    q.concat().into_iter().map(|v| i8::try_from(v).unwrap()).collect()
 }
 
 /// Random GGUF blocks of `kind` for `rows` rows of `cols`: f16 scales around `scale`, random quants.

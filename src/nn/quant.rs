@@ -73,8 +73,8 @@ pub fn f32_to_f16(x: f32) -> u16 {
 pub struct Q8 {
     pub d: Vec<f32>,
     pub s: Vec<f32>,
-    /// The quantised values.
-    pub q: Vec<[i8; QK]>,
+    /// The quantised values (in -127..=127), widened to i16 for the kernels' 16-bit multiplies.
+    pub q: Vec<[i16; QK]>,
 }
 
 /// ggml's `quantize_row_q8_1_ref` (Q8_0 has the same d and q): d = max|x|/127, q = round(x/d) half away from
@@ -86,10 +86,10 @@ pub fn quantize_q8(x: &[f32]) -> Q8 {
         let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;
         let id = if d == 0.0 { 0.0 } else { 1.0 / d };
-        let mut q = [0i8; QK];
+        let mut q = [0i16; QK];
         let mut sum = 0i32;
         for (q, v) in q.iter_mut().zip(block) {
-            *q = (v * id).round() as i8;
+            *q = i16::from((v * id).round() as i8);
             sum += i32::from(*q);
         }
         out.q.push(q);
@@ -105,8 +105,7 @@ pub fn quantises(kind: GgmlType) -> bool {
 }
 
 /// `x Wᵀ` for the rows of `x` (each `w.cols()` long), row-major `[rows of x][rows of w]`: each activation row is
-/// quantised once, then meets each weight row in [`row_dots`] (a weight row is small enough to stay in cache while
-/// every activation row passes).
+/// quantised once, then meets every weight row.
 pub fn matmul(w: &Tensor, x: &[f32]) -> Vec<f32> {
     let (rows, cols) = (w.rows(), w.cols());
     let t = x.len().checked_div(cols).unwrap_or(0);
@@ -118,27 +117,43 @@ pub fn matmul(w: &Tensor, x: &[f32]) -> Vec<f32> {
         return out;
     }
     let acts: Vec<Q8> = x.chunks_exact(cols).map(quantize_q8).collect();
-    let mut sums = vec![0.0f32; t];
+    #[cfg(target_arch = "wasm32")]
+    simd::matmul(w.kind, w.bytes, &acts, &mut out);
+    #[cfg(not(target_arch = "wasm32"))]
+    portable_matmul(w, &acts, &mut out);
+    out
+}
+
+/// [`matmul`]'s products on targets without a SIMD kernel: each weight row meets every activation row in
+/// [`row_dots`] (a weight row is small enough to stay in cache while every activation row passes).
+#[cfg(not(target_arch = "wasm32"))]
+fn portable_matmul(w: &Tensor, acts: &[Q8], out: &mut [f32]) {
+    let rows = w.rows();
+    let mut sums = vec![0.0f32; acts.len()];
     for r in 0..rows {
-        row_dots(w.kind, w.row(r), &acts, &mut sums);
+        row_dots(w.kind, w.row(r), acts, &mut sums);
         for (i, sum) in sums.iter().enumerate() {
             out[i * rows + r] = *sum;
         }
     }
-    out
 }
 
 /// Row `r` of a quantised weight times one quantised activation row (ggml's `vec_dot`; what [`matmul`] computes
 /// per element).
 pub fn dot_row(w: &Tensor, r: usize, a: &Q8) -> f32 {
-    let mut sum = [0.0];
-    row_dots(w.kind, w.row(r), std::slice::from_ref(a), &mut sum);
-    sum[0]
+    #[cfg(target_arch = "wasm32")]
+    return simd::dot(w.kind, w.row(r), a);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let mut sum = [0.0];
+        row_dots(w.kind, w.row(r), std::slice::from_ref(a), &mut sum);
+        sum[0]
+    }
 }
 
 /// The bytes of one quantised weight row times each of `acts`, into `sums`: each block's integer sum exactly,
 /// scaled and added block after block in ggml's order. Integer sums do not depend on their order, so each target
-/// adds them as it likes (wasm: [`simd::row_dots`]).
+/// adds them as it likes (wasm: [`simd`]).
 #[cfg(not(target_arch = "wasm32"))]
 fn row_dots(kind: GgmlType, row: &[u8], acts: &[Q8], sums: &mut [f32]) {
     let mut block = Block::default();
@@ -151,13 +166,10 @@ fn row_dots(kind: GgmlType, row: &[u8], acts: &[Q8], sums: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-use simd::row_dots;
-
 /// Σ wᵢ·xᵢ over one block, exactly (on x86 LLVM turns this form into `pmaddwd`).
 #[cfg(not(target_arch = "wasm32"))]
 #[inline]
-fn dot32(w: &[i16; QK], x: &[i8; QK]) -> i32 {
+fn dot32(w: &[i16; QK], x: &[i16; QK]) -> i32 {
     w.iter().zip(x).map(|(&w, &x)| i32::from(w) * i32::from(x)).sum()
 }
 
@@ -254,7 +266,7 @@ mod tests {
         let amax = 42.5f32 * 0.37;
         assert_eq!(q.d[1], round_f16(amax / 127.0));
         assert_eq!(q.q[1][31], 127);
-        assert_eq!(q.q[0][0], (-20.5f32 * 0.37 * 127.0 / (20.5 * 0.37)).round() as i8);
+        assert_eq!(q.q[0][0], (-20.5f32 * 0.37 * 127.0 / (20.5 * 0.37)).round() as i16);
         let sum: i32 = q.q[0].iter().map(|&v| i32::from(v)).sum();
         assert_eq!(q.s[0], round_f16(sum as f32 * (20.5 * 0.37 / 127.0)));
         let zero = quantize_q8(&[0.0; 32]);

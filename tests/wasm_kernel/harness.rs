@@ -2,6 +2,7 @@
 //! Q8_0 rows of 1 to 48 blocks (the four-block groups and every tail length) and 1 to 7 activation rows; then its
 //! time per block (Node, one thread). The crate itself has no Rust test runner for wasm32, and the
 //! shipped model has no Q4_0 tensor, so this is where that format's wasm path is checked.
+//! `alloc`/`mm` run it on a model's own weights for benches/llama-kernel.mjs.
 //! Run by scripts/test.sh (rustc --target wasm32-unknown-unknown, then node --test tests/wasm_kernel/run.mjs).
 mod kern;
 static mut CASES: Vec<kern::Case> = Vec::new();
@@ -21,4 +22,35 @@ pub extern "C" fn go(i: u32, k: u32) -> f32 {
 #[no_mangle]
 pub extern "C" fn check(kind: u32, rows: u32, cols: u32, t: u32) -> u32 {
     kern::check(kind, rows as usize, cols as usize, t as usize)
+}
+static mut WEIGHTS: Vec<u8> = Vec::new();
+static mut OUT: Vec<f32> = Vec::new();
+/// Room for `n` bytes of weights (a whole GGUF file), to be filled from JS.
+#[no_mangle]
+pub extern "C" fn alloc(n: u32) -> *mut u8 {
+    unsafe {
+        let w = &mut *std::ptr::addr_of_mut!(WEIGHTS);
+        *w = vec![0; n as usize];
+        w.as_mut_ptr()
+    }
+}
+/// The kernel on `rows` rows of `cols` at `off` in the weights (kind 0 Q4_0, 1 Q4_1, 2 Q8_0) against `t` random
+/// activation rows; returns the first output.
+#[no_mangle]
+pub extern "C" fn mm(kind: u32, off: u32, rows: u32, cols: u32, t: u32) -> f32 {
+    let kind = [kern::GgmlType::Q4_0, kern::GgmlType::Q4_1, kern::GgmlType::Q8_0][kind as usize];
+    let len = rows as usize * cols as usize / kern::QK * kind.block_bytes();
+    let mut seed = u64::from(cols);
+    let mut rnd = || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as u32
+    };
+    let acts = kern::activations(&mut rnd, cols as usize, t as usize);
+    unsafe {
+        let w = &*std::ptr::addr_of!(WEIGHTS);
+        let out = &mut *std::ptr::addr_of_mut!(OUT);
+        out.resize(rows as usize * t as usize, 0.0);
+        kern::matmul(kind, &w[off as usize..][..len], &acts, out);
+        out[0]
+    }
 }

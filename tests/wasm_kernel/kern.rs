@@ -17,7 +17,7 @@ impl GgmlType {
 pub struct Q8 {
     pub d: Vec<f32>,
     pub s: Vec<f32>,
-    pub q: Vec<[i8; QK]>,
+    pub q: Vec<[i16; QK]>,
 }
 #[path = "../../src/nn/quant/simd.rs"]
 mod simd;
@@ -79,38 +79,43 @@ pub fn case(kind: GgmlType, rows: usize, cols: usize, t: usize) -> Case {
             *b = rnd() as u8;
         }
     }
-    let acts = (0..t)
-        .map(|_| Q8 {
-            d: (0..blocks).map(|_| (rnd() % 1000) as f32 * 1e-5).collect(),
-            s: (0..blocks).map(|_| (rnd() % 1000) as f32 * 1e-3 - 0.5).collect(),
-            q: (0..blocks)
-                .map(|_| {
-                    let mut q = [0i8; 32];
-                    for v in &mut q {
-                        *v = ((rnd() % 255) as i32 - 127) as i8;
-                    }
-                    q
-                })
-                .collect(),
-        })
-        .collect();
+    let acts = activations(&mut rnd, cols, t);
     Case { kind, w, acts, rows, out: vec![0.0; rows * t] }
 }
-pub fn run(c: &mut Case, simd_on: bool) -> f32 {
-    let rb = c.w.len() / c.rows;
-    let t = c.acts.len();
-    let mut sums = vec![0.0; t];
-    for r in 0..c.rows {
-        let row = &c.w[r * rb..(r + 1) * rb];
-        if simd_on {
-            simd::row_dots(c.kind, row, &c.acts, &mut sums);
-        } else {
-            for (s, a) in sums.iter_mut().zip(&c.acts) {
-                *s = reference(c.kind, row, a);
-            }
+/// `t` random quantised activation rows of `cols`.
+pub fn activations(rnd: &mut impl FnMut() -> u32, cols: usize, t: usize) -> Vec<Q8> {
+    let blocks = cols / QK;
+    let mut block = || {
+        let mut q = [0i16; 32];
+        for v in &mut q {
+            *v = (rnd() % 255) as i16 - 127;
         }
-        for i in 0..t {
-            c.out[i * c.rows + r] = sums[i];
+        q
+    };
+    (0..t)
+        .map(|_| {
+            let q: Vec<_> = (0..blocks).map(|_| block()).collect();
+            let d = (0..blocks).map(|b| (q[b][0] + 128) as f32 * 1e-5).collect();
+            let s = (0..blocks).map(|b| (q[b][1] + 128) as f32 * 1e-3 - 0.1).collect();
+            Q8 { d, s, q }
+        })
+        .collect()
+}
+/// The SIMD kernel on `w` (rows of whole blocks of `kind`) and `acts`, into `out`.
+pub fn matmul(kind: GgmlType, w: &[u8], acts: &[Q8], out: &mut [f32]) {
+    simd::matmul(kind, w, acts, out);
+}
+/// `x Wᵀ` by the SIMD kernel (`simd_on`) or the reference; returns a checksum. (`simd_on`) or the reference; returns a checksum.
+pub fn run(c: &mut Case, simd_on: bool) -> f32 {
+    if simd_on {
+        simd::matmul(c.kind, &c.w, &c.acts, &mut c.out);
+    } else {
+        let rb = c.w.len() / c.rows;
+        for r in 0..c.rows {
+            let row = &c.w[r * rb..(r + 1) * rb];
+            for (i, a) in c.acts.iter().enumerate() {
+                c.out[i * c.rows + r] = reference(c.kind, row, a);
+            }
         }
     }
     c.out.iter().fold(0.0, |a, b| a + b)
@@ -122,5 +127,8 @@ pub fn check(kind: u32, rows: usize, cols: usize, t: usize) -> u32 {
     run(&mut c, false);
     let want = c.out.clone();
     run(&mut c, true);
-    want.iter().zip(&c.out).filter(|(a, b)| a.to_bits() != b.to_bits()).count() as u32
+    let rb = c.w.len() / c.rows;
+    let single = (0..c.rows * t).map(|k| simd::dot(c.kind, &c.w[k % c.rows * rb..][..rb], &c.acts[k / c.rows]));
+    let differ = |(a, b): (&f32, f32)| u32::from(a.to_bits() != b.to_bits());
+    (want.iter().zip(c.out.iter().copied()).map(differ).sum::<u32>()) + want.iter().zip(single).map(differ).sum::<u32>()
 }

@@ -1,40 +1,55 @@
-//! The wasm SIMD kernel of [`super::matmul`] and [`super::dot_row`]. LLVM's own vectorisation of the portable
-//! kernel widens every product to i32 and keeps the blocks apart (measured in Node: 41 ns per Q4_1 block; this
-//! kernel: 9–11 ns). Per block the 32 products are taken as i8 × i8 → i16 (`extmul`) and summed in i16 where that
-//! cannot overflow (|w| ≤ 15 with |a| ≤ 127 for four products; |w| ≤ 128 for two), then widened; four blocks share
-//! one horizontal reduction and one vector of float work. (Splitting a group's weights once for all the activation
-//! rows of a batch measured slower: the 8 vectors do not stay in registers.) The float work is lane for lane what
-//! the portable kernel does (no FMA: a multiply rounds, then an add), and the four lanes are added to the row's sum
-//! one after another, so the result is bit for bit the portable kernel's.
+//! The wasm SIMD kernel of [`super::matmul`] and [`super::dot_row`]. Per block the 32 weights are widened to four
+//! i16x8 and multiplied with the activations (kept as i16 in [`Q8`]) by `i32x4.dot_i16x8_s` (x86's `pmaddwd`:
+//! exact, |w·a| ≤ 128·127). Four blocks' integer sums share one horizontal reduction and one vector of float
+//! work, whose lanes are lane for lane what the portable kernel does (no FMA: a multiply rounds, then an add) and
+//! are added to the row's sum one after another, so every result is bit for bit the portable kernel's.
+//!
+//! Two shapes (Node, one thread; `benches/llama-kernel.mjs` times them on the model's own weights):
+//! - one activation row (decode): row i of a matrix's first half with row i of its second half, so that two
+//!   streams of weights come from memory at once; a decode step reads ~96 MB, more than the caches hold, and on the
+//!   real weights this took 5.6 ns per block against 7.8 for adjacent pairs and 7.6 for the i8 `extmul` kernel
+//!   before this one (on 0.5 MB of random weights, which stay in cache: 4.6 against 6.9);
+//! - many rows (prefill): each block is widened once and meets every activation row, its four partial sums kept
+//!   per row; then each row's blocks are scaled and added in order; 3.9 ns per block·row (before: 6.4 ns).
 
 use core::arch::wasm32::{
-    f32x4, f32x4_add, f32x4_convert_i32x4, f32x4_extract_lane, f32x4_mul, f32x4_splat, i16x8_add,
-    i16x8_extmul_high_i8x16, i16x8_extmul_low_i8x16, i32x4_add, i32x4_extadd_pairwise_i16x8, i32x4_shuffle,
-    i32x4_splat, i8x16, i8x16_splat, i8x16_sub, u32x4, u32x4_shl, u32x4_splat, u8x16, u8x16_shr, u8x16_splat, v128,
-    v128_and, v128_or,
+    f32x4, f32x4_add, f32x4_convert_i32x4, f32x4_extract_lane, f32x4_mul, f32x4_splat, i16x8, i16x8_extend_high_i8x16,
+    i16x8_extend_low_i8x16, i16x8_splat, i16x8_sub, i32x4_add, i32x4_dot_i16x8, i32x4_shuffle, i32x4_splat,
+    u16x8_extend_high_u8x16, u16x8_extend_low_u8x16, u16x8_shr, u16x8_splat, u32x4, u32x4_shl, u32x4_shr, u32x4_splat,
+    u8x16, v128, v128_and, v128_or,
 };
 
 use super::{GgmlType, Q8, QK};
 
-/// One quantised weight row (`row`, whole blocks of `kind`) times each activation row of `acts`, into `sums`.
-pub(super) fn row_dots(kind: GgmlType, row: &[u8], acts: &[Q8], sums: &mut [f32]) {
+/// `x Wᵀ` for quantised weights `w` (`out.len() / acts.len()` rows of whole blocks of `kind`) and activation rows
+/// `acts`, into `out` (`[activation row][weight row]`).
+pub(super) fn matmul(kind: GgmlType, w: &[u8], acts: &[Q8], out: &mut [f32]) {
     match kind {
-        GgmlType::Q4_0 => dots::<Q4_0>(row, acts, sums),
-        GgmlType::Q4_1 => dots::<Q4_1>(row, acts, sums),
-        _ => dots::<Q8_0>(row, acts, sums),
+        GgmlType::Q4_0 => matmul_as::<Q4_0>(w, acts, out),
+        GgmlType::Q4_1 => matmul_as::<Q4_1>(w, acts, out),
+        _ => matmul_as::<Q8_0>(w, acts, out),
     }
 }
 
-/// A block format: its size, its weights as two i8x16, its integer sums and its scaling.
+/// One weight row (whole blocks of `kind`) times one activation row.
+pub(super) fn dot(kind: GgmlType, row: &[u8], a: &Q8) -> f32 {
+    match kind {
+        GgmlType::Q4_0 => row_dot::<Q4_0>(row, a),
+        GgmlType::Q4_1 => row_dot::<Q4_1>(row, a),
+        _ => row_dot::<Q8_0>(row, a),
+    }
+}
+
+/// A block format: its size, its weights as four i16x8, its scales and its float terms.
 trait Format {
     const SIZE: usize;
-    fn weights(bytes: &[u8]) -> [v128; 2];
-    /// One block's integer products of weights `w` with `q`, as four i32 partial sums. By default four products
-    /// per i16 lane, exact for 4-bit weights: at most 15·127 (Q4_1) or 8·127 (Q4_0) each.
+    /// The block's 32 weights as four i16x8, in order.
+    fn weights(bytes: &[u8]) -> [v128; 4];
+    /// The scales d (and Q4_1's minima m, else zeros) of the four blocks in `bytes`, as f32.
     #[inline]
-    fn sum(w: &[v128; 2], q: &[i8; QK]) -> v128 {
-        let (q0, q1) = (load_i8(&q[..16]), load_i8(&q[16..]));
-        i32x4_extadd_pairwise_i16x8(i16x8_add(pairs(w[0], q0), pairs(w[1], q1)))
+    fn scales(bytes: &[u8]) -> (v128, v128) {
+        let h = |k: usize| f16_bits(&bytes[k * Self::SIZE..]);
+        (f16x4(u32x4(h(0), h(1), h(2), h(3))), f32x4_splat(0.0))
     }
     /// The blocks' terms in ggml's order, from their sums, scales d and minima m, and the activations' d_a, s_a.
     fn terms(sums: v128, d: v128, m: v128, ad: v128, s: v128) -> v128;
@@ -44,18 +59,20 @@ struct Q4_0;
 struct Q4_1;
 struct Q8_0;
 
-/// The sums of i8 × i8 products two at a time, as i16 (exact when each pair's sum fits).
+/// Sixteen bytes of nibbles as weights 0–7, 8–15 (low nibbles), 16–23, 24–31 (high nibbles).
 #[inline]
-fn pairs(w: v128, q: v128) -> v128 {
-    i16x8_add(i16x8_extmul_low_i8x16(w, q), i16x8_extmul_high_i8x16(w, q))
+fn nibbles(v: v128) -> [v128; 4] {
+    let (lo, hi) = (u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v));
+    let mask = u16x8_splat(15);
+    [v128_and(lo, mask), v128_and(hi, mask), u16x8_shr(lo, 4), u16x8_shr(hi, 4)]
 }
 
 impl Format for Q4_0 {
     const SIZE: usize = 18;
     #[inline]
-    fn weights(bytes: &[u8]) -> [v128; 2] {
-        let v = load_u8(&bytes[2..18]);
-        [i8x16_sub(v128_and(v, u8x16_splat(15)), i8x16_splat(8)), i8x16_sub(u8x16_shr(v, 4), i8x16_splat(8))]
+    fn weights(bytes: &[u8]) -> [v128; 4] {
+        let eight = i16x8_splat(8);
+        nibbles(load_u8(&bytes[2..18])).map(|w| i16x8_sub(w, eight))
     }
     #[inline]
     fn terms(sums: v128, d: v128, _: v128, ad: v128, _: v128) -> v128 {
@@ -66,9 +83,18 @@ impl Format for Q4_0 {
 impl Format for Q4_1 {
     const SIZE: usize = 20;
     #[inline]
-    fn weights(bytes: &[u8]) -> [v128; 2] {
-        let v = load_u8(&bytes[4..20]);
-        [v128_and(v, u8x16_splat(15)), u8x16_shr(v, 4)]
+    fn weights(bytes: &[u8]) -> [v128; 4] {
+        nibbles(load_u8(&bytes[4..20]))
+    }
+    /// d and m are adjacent: one u32 per block.
+    #[inline]
+    fn scales(bytes: &[u8]) -> (v128, v128) {
+        let h = |k: usize| {
+            let b = &bytes[k * Self::SIZE..];
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        };
+        let both = u32x4(h(0), h(1), h(2), h(3));
+        (f16x4(v128_and(both, u32x4_splat(0xffff))), f16x4(u32x4_shr(both, 16)))
     }
     #[inline]
     fn terms(sums: v128, d: v128, m: v128, ad: v128, s: v128) -> v128 {
@@ -79,14 +105,9 @@ impl Format for Q4_1 {
 impl Format for Q8_0 {
     const SIZE: usize = 34;
     #[inline]
-    fn weights(bytes: &[u8]) -> [v128; 2] {
-        [load_u8(&bytes[2..18]), load_u8(&bytes[18..34])]
-    }
-    #[inline]
-    fn sum(w: &[v128; 2], q: &[i8; QK]) -> v128 {
-        let (q0, q1) = (load_i8(&q[..16]), load_i8(&q[16..]));
-        // Two products of at most 128·127 per i16 lane: each pair widened.
-        i32x4_add(i32x4_extadd_pairwise_i16x8(pairs(w[0], q0)), i32x4_extadd_pairwise_i16x8(pairs(w[1], q1)))
+    fn weights(bytes: &[u8]) -> [v128; 4] {
+        let (a, b) = (load_u8(&bytes[2..18]), load_u8(&bytes[18..34]));
+        [i16x8_extend_low_i8x16(a), i16x8_extend_high_i8x16(a), i16x8_extend_low_i8x16(b), i16x8_extend_high_i8x16(b)]
     }
     #[inline]
     fn terms(sums: v128, d: v128, _: v128, ad: v128, _: v128) -> v128 {
@@ -94,49 +115,155 @@ impl Format for Q8_0 {
     }
 }
 
-/// [`row_dots`] for format `F`: one activation row after another, four blocks at a time, then a row's last one to
-/// three blocks one at a time.
-fn dots<F: Format>(row: &[u8], acts: &[Q8], sums: &mut [f32]) {
-    let groups = row.chunks_exact(4 * F::SIZE);
-    let rest = groups.remainder();
-    let first = row.len() / F::SIZE - rest.len() / F::SIZE;
-    for (sum, a) in sums.iter_mut().zip(acts) {
-        let mut s = 0.0;
-        for (g, bytes) in groups.clone().enumerate() {
-            s = group::<F>(bytes, 4 * g, a, s);
+fn matmul_as<F: Format>(w: &[u8], acts: &[Q8], out: &mut [f32]) {
+    match acts {
+        [] => {}
+        [a] => matvec::<F>(w, a, out),
+        _ => {
+            let rows = out.len() / acts.len();
+            let row_bytes = w.len() / rows.max(1);
+            let mut scratch = Scratch::default();
+            for (r, row) in w.chunks_exact(row_bytes).enumerate() {
+                scratch.row_dots::<F>(row, acts);
+                for (i, sum) in scratch.sums.iter().enumerate() {
+                    out[i * rows + r] = *sum;
+                }
+            }
         }
-        for (k, bytes) in rest.chunks_exact(F::SIZE).enumerate() {
-            s = single::<F>(bytes, first + k, a, s);
-        }
-        *sum = s;
     }
 }
 
-/// `sum` plus blocks `b..b + 4` (in `bytes`) times activation row `a`, added block after block.
-#[inline]
-fn group<F: Format>(bytes: &[u8], b: usize, a: &Q8, sum: f32) -> f32 {
-    let half = |at: usize| {
-        let h = |k: usize| f16_bits(&bytes[k * F::SIZE + at..]);
-        f16x4(u32x4(h(0), h(1), h(2), h(3)))
-    };
-    let lanes = |v: &[f32]| {
-        let v = &v[b..b + 4];
-        f32x4(v[0], v[1], v[2], v[3])
-    };
-    let partial = |k: usize| F::sum(&F::weights(&bytes[k * F::SIZE..]), &a.q[b + k]);
-    let sumi = f32x4_convert_i32x4(reduce4(partial(0), partial(1), partial(2), partial(3)));
-    let terms = F::terms(sumi, half(0), half(2), lanes(&a.d), lanes(&a.s));
-    (((sum + f32x4_extract_lane::<0>(terms)) + f32x4_extract_lane::<1>(terms)) + f32x4_extract_lane::<2>(terms))
-        + f32x4_extract_lane::<3>(terms)
+/// One activation row times every weight row, two at a time: row i of the first half with row i of the second, so
+/// that two streams of weights come from memory at once (decode reads ~96 MB per token, more than the caches
+/// hold: on the real model this measured 7.8 → 5.6 ns per block against adjacent rows).
+fn matvec<F: Format>(w: &[u8], a: &Q8, out: &mut [f32]) {
+    let row_bytes = w.len() / out.len().max(1);
+    let half = out.len() / 2;
+    let (w0, w1) = w.split_at(half * row_bytes);
+    let (o0, o1) = out.split_at_mut(half);
+    for ((r0, r1), (o0, o1)) in
+        w0.chunks_exact(row_bytes).zip(w1.chunks_exact(row_bytes)).zip(o0.iter_mut().zip(o1.iter_mut()))
+    {
+        let (g0, g1) = (r0.chunks_exact(4 * F::SIZE), r1.chunks_exact(4 * F::SIZE));
+        let (rest0, rest1) = (g0.remainder(), g1.remainder());
+        let first = (row_bytes - rest0.len()) / F::SIZE;
+        let (mut s0, mut s1) = (0.0, 0.0);
+        for (g, (b0, b1)) in g0.zip(g1).enumerate() {
+            s0 = group::<F>(b0, 4 * g, a, s0);
+            s1 = group::<F>(b1, 4 * g, a, s1);
+        }
+        for (k, (b0, b1)) in rest0.chunks_exact(F::SIZE).zip(rest1.chunks_exact(F::SIZE)).enumerate() {
+            s0 = single::<F>(b0, first + k, a, s0);
+            s1 = single::<F>(b1, first + k, a, s1);
+        }
+        *o0 = s0;
+        *o1 = s1;
+    }
+    if o1.len() > o0.len() {
+        o1[half] = row_dot::<F>(&w1[half * row_bytes..], a);
+    }
 }
 
-/// `sum` plus block `b` (in `bytes`) times activation row `a`, through lane 0 of the same vector arithmetic.
-fn single<F: Format>(bytes: &[u8], b: usize, a: &Q8, sum: f32) -> f32 {
-    let zero = i32x4_splat(0);
-    let sumi = f32x4_convert_i32x4(reduce4(F::sum(&F::weights(bytes), &a.q[b]), zero, zero, zero));
-    let half = |at: usize| f16x4(u32x4_splat(f16_bits(&bytes[at..])));
-    let terms = F::terms(sumi, half(0), half(2), f32x4_splat(a.d[b]), f32x4_splat(a.s[b]));
-    sum + f32x4_extract_lane::<0>(terms)
+/// One weight row times one activation row: four blocks at a time, then the last one to three one at a time.
+fn row_dot<F: Format>(row: &[u8], a: &Q8) -> f32 {
+    let groups = row.chunks_exact(4 * F::SIZE);
+    let rest = groups.remainder();
+    let first = (row.len() - rest.len()) / F::SIZE;
+    let mut s = 0.0;
+    for (g, bytes) in groups.enumerate() {
+        s = group::<F>(bytes, 4 * g, a, s);
+    }
+    for (k, bytes) in rest.chunks_exact(F::SIZE).enumerate() {
+        s = single::<F>(bytes, first + k, a, s);
+    }
+    s
+}
+
+/// What one weight row needs against many activation rows, kept between rows.
+#[derive(Default)]
+struct Scratch {
+    /// Block-major: `partial[b · t + i]` holds block b's four partial integer sums against activation row i.
+    partial: Vec<v128>,
+    d: Vec<f32>,
+    m: Vec<f32>,
+    sums: Vec<f32>,
+}
+
+impl Scratch {
+    /// `self.sums[i]` = `row` times `acts[i]`.
+    fn row_dots<F: Format>(&mut self, row: &[u8], acts: &[Q8]) {
+        let (blocks, t) = (row.len() / F::SIZE, acts.len());
+        self.partial.resize(blocks * t, i32x4_splat(0));
+        self.d.resize(blocks, 0.0);
+        self.m.resize(blocks, 0.0);
+        self.sums.resize(t, 0.0);
+        for (b, bytes) in row.chunks_exact(F::SIZE).enumerate() {
+            let w = F::weights(bytes);
+            for (p, a) in self.partial[b * t..(b + 1) * t].iter_mut().zip(acts) {
+                *p = block_sum(&w, &a.q[b]);
+            }
+            (self.d[b], self.m[b]) = (half(bytes), half(&bytes[2..]));
+        }
+        let (d, m, zero) = (&self.d, &self.m, i32x4_splat(0));
+        for (i, (sum, a)) in self.sums.iter_mut().zip(acts).enumerate() {
+            let p = |b: usize| self.partial[b * t + i];
+            let mut s = 0.0;
+            let full = blocks / 4 * 4;
+            for b in (0..full).step_by(4) {
+                let sumi = f32x4_convert_i32x4(reduce4(p(b), p(b + 1), p(b + 2), p(b + 3)));
+                s = add_lanes(s, F::terms(sumi, lanes(d, b), lanes(m, b), lanes(&a.d, b), lanes(&a.s, b)));
+            }
+            for b in full..blocks {
+                let sumi = f32x4_convert_i32x4(reduce4(p(b), zero, zero, zero));
+                let splat = |v: &[f32]| f32x4_splat(v[b]);
+                s += f32x4_extract_lane::<0>(F::terms(sumi, splat(d), splat(m), splat(&a.d), splat(&a.s)));
+            }
+            *sum = s;
+        }
+    }
+}
+
+/// One block's products as four i32 partial sums.
+#[allow(clippy::inline_always)] // measured: 8.3 → 7.6 ns per block with them inlined into the loops
+#[inline(always)]
+fn block_sum(w: &[v128; 4], q: &[i16; QK]) -> v128 {
+    let dot = |k: usize| i32x4_dot_i16x8(w[k], load_i16(&q[8 * k..]));
+    i32x4_add(i32x4_add(dot(0), dot(1)), i32x4_add(dot(2), dot(3)))
+}
+
+/// `sum` plus blocks `b..b + 4` (in `bytes`) times activation row `a`, added block after block.
+#[allow(clippy::inline_always)] // measured: 8.3 → 7.6 ns per block with them inlined into the loops
+#[inline(always)]
+fn group<F: Format>(bytes: &[u8], b: usize, a: &Q8, sum: f32) -> f32 {
+    let sumi = reduce4(
+        block::<F>(bytes, &a.q[b]),
+        block::<F>(&bytes[F::SIZE..], &a.q[b + 1]),
+        block::<F>(&bytes[2 * F::SIZE..], &a.q[b + 2]),
+        block::<F>(&bytes[3 * F::SIZE..], &a.q[b + 3]),
+    );
+    let (d, m) = F::scales(bytes);
+    add_lanes(sum, F::terms(f32x4_convert_i32x4(sumi), d, m, lanes(&a.d, b), lanes(&a.s, b)))
+}
+
+/// One block's products (weights in `bytes`, activations `q`) as four i32 partial sums.
+#[allow(clippy::inline_always)] // measured: 8.3 → 7.6 ns per block with them inlined into the loops
+#[inline(always)]
+fn block<F: Format>(bytes: &[u8], q: &[i16; QK]) -> v128 {
+    block_sum(&F::weights(bytes), q)
+}
+
+/// `sum` plus the four lanes of `t`, one after another.
+#[inline]
+fn add_lanes(sum: f32, t: v128) -> f32 {
+    (((sum + f32x4_extract_lane::<0>(t)) + f32x4_extract_lane::<1>(t)) + f32x4_extract_lane::<2>(t))
+        + f32x4_extract_lane::<3>(t)
+}
+
+/// Four consecutive f32 from `v[b..]`.
+#[inline]
+fn lanes(v: &[f32], b: usize) -> v128 {
+    let v = &v[b..b + 4];
+    f32x4(v[0], v[1], v[2], v[3])
 }
 
 /// The four lane sums of each of four vectors, as one vector.
@@ -147,13 +274,19 @@ fn reduce4(s0: v128, s1: v128, s2: v128, s3: v128) -> v128 {
     i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(a, b), i32x4_shuffle::<2, 3, 6, 7>(a, b))
 }
 
-/// Four f16 scales (finite, as in any valid file) to f32 exactly, as [`super::f16_to_f32`] does it: the magnitude
-/// bits moved into place and multiplied by 2^112, the sign put back.
+/// Four f16 scales (finite, as in any valid file; upper bits clear) to f32 exactly, as [`super::f16_to_f32`] does
+/// it: the magnitude bits moved into place and multiplied by 2^112, the sign put back.
 #[inline]
 fn f16x4(bits: v128) -> v128 {
     let magnitude = v128_and(bits, u32x4_splat(0x7fff));
     let value = f32x4_mul(u32x4_shl(magnitude, 13), f32x4_splat(f32::from_bits(0x7780_0000)));
     v128_or(value, u32x4_shl(v128_and(bits, u32x4_splat(0x8000)), 16))
+}
+
+/// The f16 at the start of `b` as f32 (a block's d; at byte 2, Q4_1's m, which the other formats' terms ignore).
+#[inline]
+fn half(b: &[u8]) -> f32 {
+    f32x4_extract_lane::<0>(f16x4(u32x4_splat(f16_bits(b))))
 }
 
 #[inline]
@@ -167,6 +300,15 @@ fn load_u8(b: &[u8]) -> v128 {
 }
 
 #[inline]
-fn load_i8(b: &[i8]) -> v128 {
-    i8x16(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+fn load_i16(b: &[i16]) -> v128 {
+    i16x8(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7])
+}
+
+/// `sum` plus block `b` (in `bytes`) times activation row `a`, through lane 0 of [`group`]'s vector arithmetic (a
+/// row's last one to three blocks: padding them to a group measured slower).
+fn single<F: Format>(bytes: &[u8], b: usize, a: &Q8, sum: f32) -> f32 {
+    let zero = i32x4_splat(0);
+    let sumi = f32x4_convert_i32x4(reduce4(block::<F>(bytes, &a.q[b]), zero, zero, zero));
+    let (d, m) = (f32x4_splat(half(bytes)), f32x4_splat(half(&bytes[2..])));
+    sum + f32x4_extract_lane::<0>(F::terms(sumi, d, m, f32x4_splat(a.d[b]), f32x4_splat(a.s[b])))
 }
