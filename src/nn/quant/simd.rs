@@ -152,9 +152,13 @@ fn matvec<F: Format>(w: &[u8], a: &Q8, out: &mut [f32]) {
             s0 = group::<F>(b0, 4 * g, a, s0);
             s1 = group::<F>(b1, 4 * g, a, s1);
         }
-        for (k, (b0, b1)) in rest0.chunks_exact(F::SIZE).zip(rest1.chunks_exact(F::SIZE)).enumerate() {
-            s0 = single::<F>(b0, first + k, a, s0);
-            s1 = single::<F>(b1, first + k, a, s1);
+        if rest0.len() == 2 * F::SIZE {
+            (s0, s1) = two_tails::<F>(rest0, rest1, first, a, s0, s1);
+        } else {
+            for (k, (b0, b1)) in rest0.chunks_exact(F::SIZE).zip(rest1.chunks_exact(F::SIZE)).enumerate() {
+                s0 = single::<F>(b0, first + k, a, s0);
+                s1 = single::<F>(b1, first + k, a, s1);
+            }
         }
         *o0 = s0;
         *o1 = s1;
@@ -162,6 +166,25 @@ fn matvec<F: Format>(w: &[u8], a: &Q8, out: &mut [f32]) {
     if o1.len() > o0.len() {
         o1[half] = row_dot::<F>(&w1[half * row_bytes..], a);
     }
+}
+
+/// Two rows' last two blocks (`t0`, `t1`, blocks `b` and `b + 1`; rows of 576 = 4·4 + 2 blocks, as most of
+/// SmolLM2's) in the four lanes of one group's arithmetic, added to `s0` and `s1` in block order.
+#[inline]
+fn two_tails<F: Format>(t0: &[u8], t1: &[u8], b: usize, a: &Q8, s0: f32, s1: f32) -> (f32, f32) {
+    let (q0, q1) = (&a.q[b], &a.q[b + 1]);
+    let sumi =
+        reduce4(block::<F>(t0, q0), block::<F>(&t0[F::SIZE..], q1), block::<F>(t1, q0), block::<F>(&t1[F::SIZE..], q1));
+    let bits = |at: usize| {
+        u32x4(f16_bits(&t0[at..]), f16_bits(&t0[F::SIZE + at..]), f16_bits(&t1[at..]), f16_bits(&t1[F::SIZE + at..]))
+    };
+    let (d, m) = (f16x4(bits(0)), f16x4(bits(2)));
+    let twice = |v: &[f32]| f32x4(v[b], v[b + 1], v[b], v[b + 1]);
+    let t = F::terms(f32x4_convert_i32x4(sumi), d, m, twice(&a.d), twice(&a.s));
+    (
+        (s0 + f32x4_extract_lane::<0>(t)) + f32x4_extract_lane::<1>(t),
+        (s1 + f32x4_extract_lane::<2>(t)) + f32x4_extract_lane::<3>(t),
+    )
 }
 
 /// One weight row times one activation row: four blocks at a time, then the last one to three one at a time.
@@ -213,10 +236,17 @@ impl Scratch {
                 let sumi = f32x4_convert_i32x4(reduce4(p(b), p(b + 1), p(b + 2), p(b + 3)));
                 s = add_lanes(s, F::terms(sumi, lanes(d, b), lanes(m, b), lanes(&a.d, b), lanes(&a.s, b)));
             }
-            for b in full..blocks {
-                let sumi = f32x4_convert_i32x4(reduce4(p(b), zero, zero, zero));
-                let splat = |v: &[f32]| f32x4_splat(v[b]);
-                s += f32x4_extract_lane::<0>(F::terms(sumi, splat(d), splat(m), splat(&a.d), splat(&a.s)));
+            if full < blocks {
+                // The last one to three blocks in the first lanes of one vector, added in order.
+                let at = |k: usize| if full + k < blocks { p(full + k) } else { zero };
+                let sumi = f32x4_convert_i32x4(reduce4(at(0), at(1), at(2), zero));
+                let pad = |v: &[f32]| {
+                    let x = |k: usize| v.get(full + k).copied().unwrap_or(0.0);
+                    f32x4(x(0), x(1), x(2), 0.0)
+                };
+                let t = F::terms(sumi, pad(d), pad(m), pad(&a.d), pad(&a.s));
+                let terms = [f32x4_extract_lane::<0>(t), f32x4_extract_lane::<1>(t), f32x4_extract_lane::<2>(t)];
+                s = terms[..blocks - full].iter().fold(s, |s, t| s + t);
             }
             *sum = s;
         }
