@@ -201,6 +201,32 @@ fn scores(q: &[f32], cache: &Cache, visible: usize) -> Vec<f64> {
     out
 }
 
+/// The scaled f32 dot products of `q` with keys `first..first + visible` into `p` (each summed in element order),
+/// −∞ past them; four keys at a time, so that four independent sums hide the latency of each one's additions.
+fn tile_scores(q: &[f32], cache: &Cache, first: usize, visible: usize, scale: f32, p: &mut [f32; TILE]) {
+    let mut k = 0;
+    while k + 4 <= visible {
+        let keys = [cache.key(first + k), cache.key(first + k + 1), cache.key(first + k + 2), cache.key(first + k + 3)];
+        let mut sums = [0.0f32; 4];
+        for (j, a) in q.iter().enumerate() {
+            for (sum, key) in sums.iter_mut().zip(&keys) {
+                *sum += a * key[j];
+            }
+        }
+        for (pk, sum) in p[k..k + 4].iter_mut().zip(sums) {
+            *pk = sum * scale;
+        }
+        k += 4;
+    }
+    for (k, pk) in p.iter_mut().enumerate().skip(k) {
+        *pk = if k < visible {
+            q.iter().zip(cache.key(first + k)).fold(0.0f32, |sum, (a, b)| sum + a * b) * scale
+        } else {
+            f32::NEG_INFINITY
+        };
+    }
+}
+
 /// `ggml_compute_forward_flash_attn_ext_tiled` for the queries `tile` at positions `first..`: keys in tiles of 64;
 /// per tile the scores summed in f32, the running maximum updated once (`expf`), the tile's softmax by [`v_expf`]
 /// summed four lanes at a time in f64, the weighted values added in f32 in key order. Keys a query cannot see
@@ -215,19 +241,8 @@ fn tiled(tile: &[&[f32]], cache: &Cache, first: usize, scale: f32) -> Vec<Vec<f3
             let seen = first + r + 1;
             for ic in (0..seen).step_by(TILE) {
                 let visible = TILE.min(seen - ic);
-                let mut top = f32::NEG_INFINITY;
-                for (k, pk) in p.iter_mut().enumerate() {
-                    *pk = if k < visible {
-                        let mut sum = 0.0f32;
-                        for (a, b) in q.iter().zip(cache.key(ic + k)) {
-                            sum += a * b;
-                        }
-                        sum * scale
-                    } else {
-                        f32::NEG_INFINITY
-                    };
-                    top = top.max(*pk);
-                }
+                tile_scores(q, cache, ic, visible, scale, &mut p);
+                let top = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 let new = m.max(top);
                 if new > m {
                     let ms = glibc::expf(m - new);

@@ -208,9 +208,8 @@ impl Llama {
         let (t, start) = (angles.len(), cache.len);
         let (d, kv) = (c.dim, c.kv_heads * c.head_dim);
         let h = self.norm(x, &(0..t).collect::<Vec<_>>(), &self.attn_norm[l]);
-        let mut q = matmul(&self.weight(l, "attn_q")?, &h, t);
-        let mut k = matmul(&self.weight(l, "attn_k")?, &h, t);
-        let v = matmul(&self.weight(l, "attn_v")?, &h, t);
+        let (wq, wk, wv) = (self.weight(l, "attn_q")?, self.weight(l, "attn_k")?, self.weight(l, "attn_v")?);
+        let [mut q, mut k, v] = quant::matmuls([&wq, &wk, &wv], &h);
         for (i, table) in angles.iter().enumerate() {
             ggml::Rope::turn(&mut q[i * d..(i + 1) * d], table);
             ggml::Rope::turn(&mut k[i * kv..(i + 1) * kv], table);
@@ -226,8 +225,8 @@ impl Llama {
 
     fn feed_forward(&self, l: usize, x: &mut [f32], t: usize) -> Result<()> {
         let h = self.norm(x, &(0..t).collect::<Vec<_>>(), &self.ffn_norm[l]);
-        let mut gate = matmul(&self.weight(l, "ffn_gate")?, &h, t);
-        let up = matmul(&self.weight(l, "ffn_up")?, &h, t);
+        let (wg, wu) = (self.weight(l, "ffn_gate")?, self.weight(l, "ffn_up")?);
+        let [mut gate, up] = quant::matmuls([&wg, &wu], &h);
         ggml::swiglu(&mut gate, &up);
         let down = matmul(&self.weight(l, "ffn_down")?, &gate, t);
         x.iter_mut().zip(&down).for_each(|(x, y)| *x += *y);

@@ -32,6 +32,18 @@ pub fn round_f16(x: f32) -> f32 {
     f32::from_bits(out | sign)
 }
 
+/// `x.round()` (halves away from zero, C's `roundf`) without the call that wasm makes for it: the fraction
+/// `x − trunc(x)` is exact, so comparing it with ½ decides exactly.
+#[inline]
+pub fn round_away(x: f32) -> f32 {
+    let t = x.trunc();
+    if (x - t).abs() >= 0.5 {
+        t + 1.0f32.copysign(x)
+    } else {
+        t
+    }
+}
+
 /// IEEE binary16 bits of `x`, round to nearest even.
 pub fn f32_to_f16(x: f32) -> u16 {
     let bits = x.to_bits();
@@ -89,7 +101,7 @@ pub fn quantize_q8(x: &[f32]) -> Q8 {
         let mut q = [0i16; QK];
         let mut sum = 0i32;
         for (q, v) in q.iter_mut().zip(block) {
-            *q = i16::from((v * id).round() as i8);
+            *q = i16::from(round_away(v * id) as i8);
             sum += i32::from(*q);
         }
         out.q.push(q);
@@ -107,6 +119,20 @@ pub fn quantises(kind: GgmlType) -> bool {
 /// `x Wᵀ` for the rows of `x` (each `w.cols()` long), row-major `[rows of x][rows of w]`: each activation row is
 /// quantised once, then meets every weight row.
 pub fn matmul(w: &Tensor, x: &[f32]) -> Vec<f32> {
+    let [y] = matmuls([w], x);
+    y
+}
+
+/// [`matmul`] of several weights with the same input (a layer's q, k and v; gate and up), which is quantised once.
+/// The weights must have the same number of columns.
+pub fn matmuls<const N: usize>(ws: [&Tensor; N], x: &[f32]) -> [Vec<f32>; N] {
+    let cols = ws.first().map_or(1, |w| w.cols()).max(1);
+    let acts: Vec<Q8> =
+        if ws.iter().any(|w| quantises(w.kind)) { x.chunks_exact(cols).map(quantize_q8).collect() } else { Vec::new() };
+    ws.map(|w| product(w, x, &acts))
+}
+
+fn product(w: &Tensor, x: &[f32], acts: &[Q8]) -> Vec<f32> {
     let (rows, cols) = (w.rows(), w.cols());
     let t = x.len().checked_div(cols).unwrap_or(0);
     let mut out = vec![0.0f32; t * rows];
@@ -116,11 +142,10 @@ pub fn matmul(w: &Tensor, x: &[f32]) -> Vec<f32> {
         }
         return out;
     }
-    let acts: Vec<Q8> = x.chunks_exact(cols).map(quantize_q8).collect();
     #[cfg(target_arch = "wasm32")]
-    simd::matmul(w.kind, w.bytes, &acts, &mut out);
+    simd::matmul(w.kind, w.bytes, &acts[..t], &mut out);
     #[cfg(not(target_arch = "wasm32"))]
-    portable_matmul(w, &acts, &mut out);
+    portable_matmul(w, &acts[..t], &mut out);
     out
 }
 
@@ -255,6 +280,17 @@ mod tests {
             let x = f32::from_bits(bits);
             let want = f16_to_f32(f32_to_f16(x));
             let got = round_f16(x);
+            assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{bits:#x}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn round_away_is_round() {
+        for bits in
+            (0..=u32::MAX).step_by(4099).chain([0x3eff_ffff, 0x3f00_0000, 0x3fc0_0000, 0x4b00_0001, 0xbf00_0000])
+        {
+            let x = f32::from_bits(bits);
+            let (got, want) = (round_away(x), x.round());
             assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{bits:#x}: {got} vs {want}");
         }
     }

@@ -9,7 +9,7 @@ const e = instance.exports;
 
 test('the wasm SIMD kernel is bit-identical to scalar arithmetic', () => {
   for (const [kind, name] of ['Q4_0', 'Q4_1', 'Q8_0'].entries()) {
-    for (const [blocks, t] of [[1, 1], [2, 3], [3, 2], [4, 1], [5, 5], [7, 2], [18, 3], [48, 2], [13, 7]]) {
+    for (const [blocks, t] of [[1, 1], [2, 3], [3, 2], [4, 1], [5, 5], [7, 2], [18, 3], [48, 2], [13, 7], [18, 37], [5, 70]]) {
       assert.equal(e.check(kind, 7, 32 * blocks, t), 0, `${name}: ${blocks} blocks, ${t} activation rows`);
     }
   }

@@ -115,6 +115,9 @@ impl Format for Q8_0 {
     }
 }
 
+/// Activation rows per pass over the weights in prefill: their partial sums (16 bytes per block and row) stay in L1.
+const CHUNK: usize = 32;
+
 fn matmul_as<F: Format>(w: &[u8], acts: &[Q8], out: &mut [f32]) {
     match acts {
         [] => {}
@@ -123,10 +126,12 @@ fn matmul_as<F: Format>(w: &[u8], acts: &[Q8], out: &mut [f32]) {
             let rows = out.len() / acts.len();
             let row_bytes = w.len() / rows.max(1);
             let mut scratch = Scratch::default();
-            for (r, row) in w.chunks_exact(row_bytes).enumerate() {
-                scratch.row_dots::<F>(row, acts);
-                for (i, sum) in scratch.sums.iter().enumerate() {
-                    out[i * rows + r] = *sum;
+            for (c, chunk) in acts.chunks(CHUNK).enumerate() {
+                for (r, row) in w.chunks_exact(row_bytes).enumerate() {
+                    scratch.row_dots::<F>(row, chunk);
+                    for (i, sum) in scratch.sums.iter().enumerate() {
+                        out[(c * CHUNK + i) * rows + r] = *sum;
+                    }
                 }
             }
         }
