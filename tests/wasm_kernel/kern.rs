@@ -105,10 +105,10 @@ pub fn activations(rnd: &mut impl FnMut() -> u32, cols: usize, t: usize) -> Vec<
 pub fn matmul(kind: GgmlType, w: &[u8], acts: &[Q8], out: &mut [f32]) {
     simd::matmul(kind, w, acts, out);
 }
-/// `x Wᵀ` by the SIMD kernel (`simd_on`) or the reference; returns a checksum. (`simd_on`) or the reference; returns a checksum.
+/// `x Wᵀ` by the SIMD kernel (`simd_on`) or the reference; returns a checksum.
 pub fn run(c: &mut Case, simd_on: bool) -> f32 {
     if simd_on {
-        simd::matmul(c.kind, &c.w, &c.acts, &mut c.out);
+        matmul(c.kind, &c.w, &c.acts, &mut c.out);
     } else {
         let rb = c.w.len() / c.rows;
         for r in 0..c.rows {
@@ -130,5 +130,5 @@ pub fn check(kind: u32, rows: usize, cols: usize, t: usize) -> u32 {
     let rb = c.w.len() / c.rows;
     let single = (0..c.rows * t).map(|k| simd::dot(c.kind, &c.w[k % c.rows * rb..][..rb], &c.acts[k / c.rows]));
     let differ = |(a, b): (&f32, f32)| u32::from(a.to_bits() != b.to_bits());
-    (want.iter().zip(c.out.iter().copied()).map(differ).sum::<u32>()) + want.iter().zip(single).map(differ).sum::<u32>()
+    want.iter().zip(c.out.iter().copied()).map(differ).sum::<u32>() + want.iter().zip(single).map(differ).sum::<u32>()
 }
