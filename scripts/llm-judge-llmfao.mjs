@@ -4,8 +4,11 @@
 // the response with the higher mean (length-normalised, so long answers are not penalised for their length). Its
 // verdicts meet the crowd's votes on the same pairs in judgeAgreement (CapArena's protocol, as
 // examples/judge_agreement does), on the first N voted prompts (scoring all 13 takes about an hour).
+// `--rule implicit` judges by DPO's implicit reward instead: one policy under two system prompts, a quality-asking
+// SYSTEM against the template's default (Llama.implicitReward, β = 1; the sign is all a verdict needs), so a
+// response wins when the quality prompt raises its log-probability more than the other's (twice the scoring time).
 //
-// node scripts/llm-judge-llmfao.mjs [--prompts N] [--model FILE] [--out JUDGE.csv]
+// node scripts/llm-judge-llmfao.mjs [--prompts N] [--model FILE] [--out JUDGE.csv] [--rule mean|implicit]
 // Prints one JSON object: prompts, responses scored, tokens, seconds, and the agreement.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -21,6 +24,9 @@ const data = new URL('../../shared/data/llmfao/', import.meta.url).pathname;
 const model = option('--model', join(process.env.ARBITER_MODELS ?? join(homedir(), '.cache/arbiter/models'),
   'smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf'));
 const promptCount = Number(option('--prompts', 2));
+const rule = option('--rule', 'mean');
+if (!['mean', 'implicit'].includes(rule)) throw new Error(`--rule: mean or implicit, not ${rule}`);
+const SYSTEM = 'You are an expert assistant. Your answers are correct, complete, helpful and well written.';
 
 const lines = (file) => readFileSync(join(data, file), 'utf8').split('\n').filter((l) => l.trim());
 const prompts = new Map(lines('prompts.jsonl').map((l) => JSON.parse(l)).map((p) => [p.id, p.text]));
@@ -47,9 +53,16 @@ async function score(prompt, name) {
     const response = results.get(key)?.trim();
     let mean = -Infinity; // an empty or missing response loses to any other
     if (response) {
-      const r = await llm.logprobs([{ role: 'user', content: prompts.get(prompt) }], response);
-      tokens += r.tokens.length;
-      mean = r.total / r.tokens.length;
+      const turn = [{ role: 'user', content: prompts.get(prompt) }];
+      if (rule === 'implicit') {
+        const r = await llm.implicitReward(turn, response, { beta: 1, system: SYSTEM });
+        tokens += r.tokens;
+        mean = r.reward;
+      } else {
+        const r = await llm.logprobs(turn, response);
+        tokens += r.tokens.length;
+        mean = r.total / r.tokens.length;
+      }
     }
     scores.set(key, mean);
   }
@@ -77,5 +90,6 @@ human.free();
 judge.free();
 console.log(JSON.stringify({
   prompts: chosen, crowd_votes: votes.length, pairs: judged.length, responses_scored: scores.size, tokens,
-  seconds: Math.round(seconds), rule: 'higher mean token log-probability', agreement,
+  seconds: Math.round(seconds), rule: rule === 'implicit' ? `higher implicit reward under system "${SYSTEM}"` : 'higher mean token log-probability',
+  agreement,
 }, null, 2));

@@ -64,7 +64,7 @@ fn sin_x(n: usize) -> Vec<f32> {
     (0..n).map(|j| (j as f64).sin() as f32).collect()
 }
 
-fn as_json(value: &Value) -> Json {
+fn as_json(g: &Gguf, value: &Value) -> Json {
     match value {
         Value::U8(v) => json!(v),
         Value::I8(v) => json!(v),
@@ -78,7 +78,7 @@ fn as_json(value: &Value) -> Json {
         Value::F64(v) => json!(v),
         Value::Bool(v) => json!(v),
         Value::String(v) => json!(v),
-        Value::Array(items) => Json::Array(items.iter().map(as_json).collect()),
+        Value::Array(array) => Json::Array(g.items(array).unwrap().iter().map(|v| as_json(g, v)).collect()),
     }
 }
 
@@ -130,13 +130,15 @@ fn header_and_metadata_match_gguf_python() {
         assert_eq!(*key, e["key"].as_str().unwrap(), "metadata order");
         assert_eq!(value.type_name(), e["type"].as_str().unwrap(), "type of `{key}`");
         match value {
-            Value::Array(items) => {
-                assert_eq!(items.len() as u64, e["len"].as_u64().unwrap(), "length of `{key}`");
-                let head: Vec<Json> = items.iter().take(5).map(as_json).collect();
+            Value::Array(array) => {
+                assert_eq!(array.len() as u64, e["len"].as_u64().unwrap(), "length of `{key}`");
+                let items = g.items(array).unwrap();
+                assert_eq!(items.len(), array.len());
+                let head: Vec<Json> = items.iter().take(5).map(|v| as_json(g, v)).collect();
                 assert_eq!(Json::Array(head), e["head"], "head of `{key}`");
-                assert_eq!(as_json(items.last().unwrap()), e["last"], "last of `{key}`");
+                assert_eq!(as_json(g, items.last().unwrap()), e["last"], "last of `{key}`");
             }
-            _ => assert_eq!(as_json(value), e["value"], "value of `{key}`"),
+            _ => assert_eq!(as_json(g, value), e["value"], "value of `{key}`"),
         }
     }
 
@@ -278,12 +280,19 @@ fn synthetic_file_has_every_value_and_tensor_type() {
     for ((key, value), e) in metadata.iter().zip(expected) {
         assert_eq!(*key, e["key"].as_str().unwrap());
         assert_eq!(value.type_name(), e["type"].as_str().unwrap(), "type of `{key}`");
-        assert_eq!(as_json(value), e["value"], "value of `{key}`");
+        assert_eq!(as_json(&g, value), e["value"], "value of `{key}`");
     }
-    assert_eq!(
-        g.get("t.nested"),
-        Some(&Value::Array(vec![Value::Array(vec![Value::I32(1), Value::I32(2)]), Value::Array(vec![Value::I32(3)])]))
-    );
+    let Some(Value::Array(nested)) = g.get("t.nested") else { panic!("t.nested is not an array") };
+    let rows: Vec<Vec<Value>> = g
+        .items(nested)
+        .unwrap()
+        .iter()
+        .map(|row| match row {
+            Value::Array(row) => g.items(row).unwrap(),
+            other => panic!("t.nested holds {other:?}"),
+        })
+        .collect();
+    assert_eq!(rows, [vec![Value::I32(1), Value::I32(2)], vec![Value::I32(3)]]);
     // u32 takes any integer type whose value fits.
     assert_eq!(g.u32("t.u8").unwrap(), 200);
     assert_eq!(g.u32("t.u16").unwrap(), 60_000);

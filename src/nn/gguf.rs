@@ -17,6 +17,11 @@ use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 
+/// An array handle used with a file it does not come from: its elements need not decode.
+fn not_this_file(e: &str) -> Error {
+    model_error(format!("a metadata array read from another file: {e}"))
+}
+
 fn model_error(what: impl Into<String>) -> Error {
     Error::Model(format!("GGUF: {}", what.into()))
 }
@@ -44,10 +49,37 @@ pub enum Value {
     F32(f32),
     Bool(bool),
     String(String),
-    Array(Vec<Value>),
+    Array(Array),
     U64(u64),
     I64(i64),
     F64(f64),
+}
+
+/// An array value, left in the file's bytes and decoded on demand ([`Gguf::items`], [`Gguf::strings`],
+/// [`Gguf::i32s`]): the tokenizer's arrays hold ~150k values, ~100k of them strings, which decoded into owned
+/// [`Value`]s would add ~5% of the file to the resident size of a loaded model. [`Gguf::parse`] has checked every
+/// element, so decoding cannot fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Array {
+    /// The elements' type id.
+    kind: u32,
+    len: usize,
+    /// Offset of the first element in the file.
+    at: usize,
+    /// `ARRAY[…]`, named at parse time (an array of arrays by its first element, `ARRAY[ARRAY]` when it is empty).
+    name: String,
+}
+
+impl Array {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// GGUF's names of the value types, by id.
@@ -60,11 +92,10 @@ const VALUE_TYPES: [&str; 13] = [
 const VALUE_MIN_BYTES: [usize; 13] = [1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8];
 
 impl Value {
-    /// GGUF's name of the value's type, e.g. `UINT32`, `STRING`, `ARRAY[STRING]` (an array's element type is that of
-    /// its first element; `ARRAY[]` when empty).
+    /// GGUF's name of the value's type, e.g. `UINT32`, `STRING`, `ARRAY[STRING]`, `ARRAY[ARRAY[INT32]]`.
     pub fn type_name(&self) -> String {
         match self {
-            Value::Array(items) => format!("ARRAY[{}]", items.first().map(Value::type_name).unwrap_or_default()),
+            Value::Array(array) => array.name.clone(),
             other => VALUE_TYPES[other.type_id() as usize].to_owned(),
         }
     }
@@ -115,7 +146,7 @@ impl Value {
         match self {
             Value::String(s) if s.len() > 40 => format!("STRING of {} bytes", s.len()),
             Value::String(s) => format!("STRING {s:?}"),
-            Value::Array(items) => format!("{} of {} elements", self.type_name(), items.len()),
+            Value::Array(array) => format!("{} of {} elements", array.name, array.len),
             Value::Bool(v) => format!("BOOL {v}"),
             Value::F32(v) => format!("FLOAT32 {v}"),
             Value::F64(v) => format!("FLOAT64 {v}"),
@@ -331,31 +362,21 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn str(&mut self) -> Result<&'a str, String> {
         let len = self.count(1, "string length")?;
         let at = self.pos;
         let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|e| format!("the string at offset {at} is not UTF-8 ({e})"))
+        std::str::from_utf8(bytes).map_err(|e| format!("the string at offset {at} is not UTF-8 ({e})"))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.str().map(str::to_owned)
     }
 }
 
-/// Bounds the memory the parsed metadata may take, so that a corrupt element count cannot make a small file blow
-/// up (a byte array costs `size_of::<Value>()` bytes per element in memory).
-struct Budget {
-    left: usize,
-}
-
-impl Budget {
-    fn charge(&mut self, bytes: usize) -> Result<(), String> {
-        self.left = self.left.checked_sub(bytes).ok_or_else(|| {
-            "the metadata would take more memory than the file's size allows (corrupt element count?)".to_owned()
-        })?;
-        Ok(())
-    }
-}
-
-fn read_value(c: &mut Cursor<'_>, kind: u32, depth: usize, budget: &mut Budget) -> Result<Value, String> {
-    budget.charge(std::mem::size_of::<Value>())?;
+/// Reads one value of type `kind`. An array's elements are checked here, and left in the file (see [`Array`]); so
+/// memory stays bounded by the file's size whatever the counts say.
+fn read_value(c: &mut Cursor<'_>, kind: u32, depth: usize) -> Result<Value, String> {
     Ok(match kind {
         0 => Value::U8(c.u8()?),
         1 => Value::I8(i8::from_le_bytes(c.array()?)),
@@ -369,32 +390,41 @@ fn read_value(c: &mut Cursor<'_>, kind: u32, depth: usize, budget: &mut Budget) 
             1 => Value::Bool(true),
             b => return Err(format!("BOOL byte {b} at offset {} is neither 0 nor 1", c.pos - 1)),
         },
-        8 => {
-            let s = c.string()?;
-            budget.charge(s.len())?;
-            Value::String(s)
-        }
-        9 => {
-            if depth >= MAX_DEPTH {
-                return Err(format!("arrays nested deeper than {MAX_DEPTH} levels at offset {}", c.pos));
-            }
-            let at = c.pos;
-            let elem = c.u32()?;
-            let min = *VALUE_MIN_BYTES
-                .get(elem as usize)
-                .ok_or_else(|| format!("array at offset {at} has unknown element type {elem}"))?;
-            let n = c.count(min, "array length")?;
-            let mut items = Vec::with_capacity(n.min(1 << 16));
-            for _ in 0..n {
-                items.push(read_value(c, elem, depth + 1, budget)?);
-            }
-            Value::Array(items)
-        }
+        8 => Value::String(c.string()?),
+        9 => Value::Array(read_array(c, depth)?),
         10 => Value::U64(c.u64()?),
         11 => Value::I64(i64::from_le_bytes(c.array()?)),
         12 => Value::F64(f64::from_le_bytes(c.array()?)),
         other => return Err(format!("unknown value type {other} at offset {}", c.pos - 4)),
     })
+}
+
+/// Checks an array's elements (nested arrays too), leaving them in the file.
+fn read_array(c: &mut Cursor<'_>, depth: usize) -> Result<Array, String> {
+    if depth >= MAX_DEPTH {
+        return Err(format!("arrays nested deeper than {MAX_DEPTH} levels at offset {}", c.pos));
+    }
+    let at = c.pos;
+    let kind = c.u32()?;
+    let min = *VALUE_MIN_BYTES
+        .get(kind as usize)
+        .ok_or_else(|| format!("array at offset {at} has unknown element type {kind}"))?;
+    let len = c.count(min, "array length")?;
+    let start = c.pos;
+    let mut name = format!("ARRAY[{}]", VALUE_TYPES[kind as usize]);
+    for i in 0..len {
+        match kind {
+            8 => drop(c.str()?),
+            9 => {
+                let inner = read_array(c, depth + 1)?;
+                if i == 0 {
+                    name = format!("ARRAY[{}]", inner.name);
+                }
+            }
+            _ => drop(read_value(c, kind, depth + 1)?),
+        }
+    }
+    Ok(Array { kind, len, at: start, name })
 }
 
 impl Gguf {
@@ -432,14 +462,13 @@ impl Gguf {
         let tensor_count = c.count(24, "tensor count").map_err(|e| model_error(format!("header: {e}")))?;
         let kv_count = c.count(13, "metadata count").map_err(|e| model_error(format!("header: {e}")))?;
 
-        let mut budget = Budget { left: (64 << 20) + bytes.len() / 4 };
         let mut metadata = Vec::with_capacity(kv_count.min(1 << 10));
         let mut keys = FxHashMap::default();
         for i in 0..kv_count {
             let key = c.string().map_err(|e| model_error(format!("metadata entry #{i}: key: {e}")))?;
             let value = c
                 .u32()
-                .and_then(|kind| read_value(&mut c, kind, 0, &mut budget))
+                .and_then(|kind| read_value(&mut c, kind, 0))
                 .map_err(|e| model_error(format!("metadata key `{key}`: {e}")))?;
             if keys.insert(key.clone(), metadata.len()).is_some() {
                 return Err(model_error(format!("metadata key `{key}` is given twice")));
@@ -579,17 +608,33 @@ impl Gguf {
         value.as_str().ok_or_else(|| Self::wrong_type(key, value, "STRING"))
     }
 
-    /// An ARRAY of STRING.
+    /// An array's elements, decoded from the file.
+    ///
+    /// # Errors
+    /// None for this file's arrays ([`Gguf::parse`] checked them); `MODEL` for another file's that do not decode.
+    pub fn items(&self, array: &Array) -> Result<Vec<Value>> {
+        let mut c = self.cursor(array);
+        (0..array.len)
+            .map(|_| read_value(&mut c, array.kind, 0))
+            .collect::<Result<_, _>>()
+            .map_err(|e| not_this_file(&e))
+    }
+
+    fn cursor(&self, array: &Array) -> Cursor<'_> {
+        Cursor { bytes: &self.bytes, pos: array.at }
+    }
+
+    /// An ARRAY of STRING, borrowed from the file.
     ///
     /// # Errors
     /// `MODEL` naming the key when it is missing or not an array of strings.
     pub fn strings(&self, key: &str) -> Result<Vec<&str>> {
         let value = self.require(key)?;
-        match value {
-            Value::Array(items) => items.iter().map(Value::as_str).collect::<Option<Vec<_>>>(),
-            _ => None,
-        }
-        .ok_or_else(|| Self::wrong_type(key, value, "ARRAY[STRING]"))
+        let Value::Array(array @ Array { kind: 8, .. }) = value else {
+            return Err(Self::wrong_type(key, value, "ARRAY[STRING]"));
+        };
+        let mut c = self.cursor(array);
+        (0..array.len).map(|_| c.str()).collect::<Result<_, _>>().map_err(|e| not_this_file(&e))
     }
 
     /// An ARRAY of integers that all fit in i32 (INT32 in practice).
@@ -599,8 +644,8 @@ impl Gguf {
     pub fn i32s(&self, key: &str) -> Result<Vec<i32>> {
         let value = self.require(key)?;
         match value {
-            Value::Array(items) => {
-                items.iter().map(|v| v.as_i128().and_then(|v| i32::try_from(v).ok())).collect::<Option<Vec<_>>>()
+            Value::Array(array) => {
+                self.items(array)?.iter().map(|v| v.as_i128().and_then(|v| i32::try_from(v).ok())).collect()
             }
             _ => None,
         }
