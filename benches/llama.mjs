@@ -2,7 +2,9 @@
 // (SmolLM2-135M-Instruct Q4_1), in the same run: prefill tokens/s on a 128-token prompt (the one in
 // tests/golden/smollm2-llamacpp.json's `perf`) and greedy decode tokens/s over 64 tokens; the runs are interleaved so
 // the machine's load falls on both alike. Also the resident memory the loaded model adds to this process (RSS),
-// against the file's size, after loading and at its peak. llama.cpp comes from whichever of these is present:
+// against the file's size: after loading, at its peak, and in use (after a first generation, which is not timed:
+// V8 compiles the hot functions then, and glibc keeps the compiler's freed memory). llama.cpp comes from whichever
+// of these is present:
 //   --python PY: llama-cpp-python built from source for this CPU (benches/llama_cpp_peer.py says how), one thread;
 //   @fugood/llama.node 1.7.15 (npm install --no-save --omit=optional @fugood/llama.node@1.7.15
 //     @fugood/node-llama-linux-x64@1.7.15): a prebuilt llama.cpp (its x64 build has no AVX: a floor, not a peer).
@@ -82,6 +84,12 @@ function llamaCppPython(python) {
   };
 }
 
+// Warm-up, before any peer loads into this process: the memory in use.
+await ours();
+global.gc?.();
+memory.rssInUseAddedBytes = process.memoryUsage().rss - rssBefore;
+memory.wasmInUseBytes = memoryBytes();
+
 const peers = [await llamaNode(), llamaCppPython(option('--python'))].filter(Boolean);
 const samples = { arbiter: [], ...Object.fromEntries(peers.map((p) => [p.name, []])) };
 for (let i = 0; i < runs; i++) {
@@ -102,6 +110,8 @@ const result = {
     rssRatio: memory.rssAddedBytes / memory.fileBytes,
     peakRssRatio: memory.peakRssAddedBytes / memory.fileBytes,
     wasmRatio: memory.wasmMemoryBytes / memory.fileBytes,
+    rssInUseRatio: memory.rssInUseAddedBytes / memory.fileBytes,
+    wasmInUseRatio: memory.wasmInUseBytes / memory.fileBytes,
   },
   summary,
   ratios: Object.fromEntries(peers.map((p) => [p.name, {
@@ -123,4 +133,6 @@ if (args.includes('--json')) {
   for (const [name, r] of Object.entries(result.ratios)) console.log(`arbiter / ${name}: prefill ${r.prefill.toFixed(2)}x, decode ${r.decode.toFixed(2)}x`);
   console.log(`memory: the model adds ${(memory.rssAddedBytes / 1e6).toFixed(1)} MB RSS for a ${(memory.fileBytes / 1e6).toFixed(1)} MB file (${result.memory.rssRatio.toFixed(2)}x; `
     + `peak ${(memory.peakRssAddedBytes / 1e6).toFixed(1)} MB, ${result.memory.peakRssRatio.toFixed(2)}x); wasm memory ${(memory.wasmMemoryBytes / 1e6).toFixed(1)} MB`);
+  console.log(`in use (after one generation): ${(memory.rssInUseAddedBytes / 1e6).toFixed(1)} MB RSS (${result.memory.rssInUseRatio.toFixed(2)}x), `
+    + `wasm memory ${(memory.wasmInUseBytes / 1e6).toFixed(1)} MB (${result.memory.wasmInUseRatio.toFixed(2)}x)`);
 }
