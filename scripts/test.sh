@@ -10,7 +10,10 @@ exec > >(tee "$log") 2>&1
 
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 chmod 700 "$XDG_RUNTIME_DIR"
-step() { printf '\n== %s\n' "$*"; }
+# Each step says when it starts (seconds since setup finished), so a slow CI run shows where the time went.
+step() { printf '\n== %s (at %d s)\n' "$*" "$SECONDS"; }
+printf 'setup: %d s\n' "$SECONDS"
+SECONDS=0
 
 step "rustfmt and clippy (native and wasm32, warnings are errors)"
 cargo fmt --check
@@ -49,4 +52,4 @@ node --test tests/e2e/arena.mjs
 sum() { grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }'; }
 passed=$(grep -hoE '(test result: ok\. [0-9]+ passed|^# pass [0-9]+)' "$log" | sum)
 failed=$(grep -hoE '^# fail [0-9]+' "$log" | sum)
-printf '\nall tests passed\n%s passed, %s failed\n' "$passed" "$failed"
+printf '\nall tests passed\n%s passed, %s failed, %d s after setup\n' "$passed" "$failed" "$SECONDS"
