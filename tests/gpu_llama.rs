@@ -196,27 +196,54 @@ fn embed_matches_dequantize_row() {
     assert_eq!(got, want);
 }
 
+/// The kernel emulates ggml's f64 sum of squares and f64 mean in integers: bit-identical to `ggml::rms_norm` on rows
+/// of ordinary activations, of values spread over 2^±60 (where f64 rounding and f32 subnormal squares both occur),
+/// of zeros, and of a single nonzero value.
 #[test]
-fn rms_norm_matches_the_cpu() {
+fn rms_norm_is_ggml_bit_for_bit() {
     let Some(gpu) = gpu() else { return };
     let kernels = Kernels::new(&gpu);
     let mut values = Values(4);
-    let mut worst = 0f64;
-    for (rows, cols) in [(1, 1), (3, 45), (37, 576), (2, 1536), (5, 4000)] {
-        let x: Vec<f32> = values.vec(rows * cols, 3.0).iter().map(|v| v + 0.5).collect();
-        let g = values.vec(cols, 1.0);
+    let mut rows_of = |rows: usize, cols: usize, kind: usize| -> Vec<f32> {
+        let v = values.vec(rows * cols, 3.0);
+        match kind {
+            0 => v.iter().map(|x| x + 0.5).collect(),
+            1 => v.iter().enumerate().map(|(i, x)| x * 2f32.powi((i * 7919 % 121) as i32 - 60)).collect(),
+            2 => vec![0.0; rows * cols],
+            _ => (0..rows * cols).map(|i| if i % cols == cols / 2 { v[i] * 1e-30 } else { 0.0 }).collect(),
+        }
+    };
+    for (rows, cols, kind) in
+        [(1, 1, 0), (3, 45, 0), (37, 576, 0), (2, 1536, 0), (5, 4000, 0), (9, 577, 1), (2, 64, 2), (3, 33, 3)]
+    {
+        let x = rows_of(rows, cols, kind);
+        let g: Vec<f32> = (0..cols).map(|i| 0.5 + (i % 13) as f32 * 0.1).collect();
         let got = pollster::block_on(kernels.rms_norm_rows(&gpu, &x, &g, 1e-5)).unwrap();
         let mut want = vec![0.0f32; rows * cols];
         for (xr, out) in x.chunks_exact(cols).zip(want.chunks_exact_mut(cols)) {
-            gl::rms_norm(xr, &g, 1e-5, out);
+            arbiter::nn::ggml::rms_norm(xr, &g, 1e-5, out);
         }
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-            let diff = f64::from((a - b).abs());
-            worst = worst.max(diff / f64::from(b.abs()).max(1e-30));
-            assert!(diff <= 2e-6 * f64::from(b.abs()), "{rows}×{cols} [{i}]: gpu {a} cpu {b}");
+            assert_eq!(a.to_bits(), b.to_bits(), "{rows}×{cols} kind {kind} [{i}]: gpu {a:e} ggml {b:e}");
         }
     }
-    eprintln!("rms_norm: max |Δ|/|h| {worst:.3e}");
+    // Rows whose f32 mean lands next to a tie: squares 1, 1, 2^-24, 2^-24 sum to 2 + 2^-23, so mean = 0.25 + 2^-26,
+    // the midpoint of two f32s, and a last square decides. 2^-50 is kept by f64 (ulp 2^-51 at 2): the mean rounds up.
+    // 2^-60 is lost by f64: a tie, rounded to even (down), where the exact sum would round up. eps = 2^-10 keeps the
+    // two means apart in mean + eps.
+    let (eps, tiny) = (2f32.powi(-10), [2f32.powi(-25), 2f32.powi(-30)]);
+    let x: Vec<f32> = tiny.iter().flat_map(|&t| [1.0, 1.0, 2f32.powi(-12), 2f32.powi(-12), t, 0.0, 0.0, 0.0]).collect();
+    let g = [1.0f32; 8];
+    let got = pollster::block_on(kernels.rms_norm_rows(&gpu, &x, &g, eps)).unwrap();
+    let mut want = [0.0f32; 16];
+    for (xr, out) in x.chunks_exact(8).zip(want.chunks_exact_mut(8)) {
+        arbiter::nn::ggml::rms_norm(xr, &g, eps, out);
+    }
+    assert_ne!(want[0], want[8], "the two rows' means must round apart");
+    assert_eq!(
+        got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
 }
 
 #[test]

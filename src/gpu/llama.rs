@@ -17,8 +17,9 @@
 //! CPU twins: `quantize` ↔ `quant::quantize_q8`, `matvec`/`matmul` ↔ `quant::dot_row` (with the residual `x + y`),
 //! `embed` ↔ `Tensor::dequantize_row`, `rope` ↔ `ggml::Rope` (the (cos, sin) table built on the CPU with its angles;
 //! keys and values stored rounded to f16 as the CPU's cache), `swiglu` ↔ `ggml::swiglu` (its polynomial exp ported).
-//! Not yet the CPU's arithmetic: [`rms_norm`] sums squares in f32 (ggml in f64) and [`attention`] is an f32 softmax
-//! over the f16 cache (ggml's flash attention keeps f16 accumulators); their twins here say so.
+//! `rms_norm` ↔ `ggml::rms_norm` (its f64 sum and division emulated in integers, √ and 1/x correctly rounded).
+//! Not yet the CPU's arithmetic: [`attention`] is an f32 softmax over the f16 cache (ggml's flash attention keeps
+//! f16 accumulators, sums scores in f64 and uses glibc's `expf`); its twin here says so.
 //! [`Kernels`] exposes each kernel for the parity tests in tests/gpu_llama.rs.
 //!
 //! Device memory per call of t tokens: t × (5·dim + 2·kv + 3·hidden) f32 activations plus the logits (t × vocab
@@ -490,7 +491,7 @@ impl Kernels {
         finish(gpu, encoder, &y, t * w.rows()).await
     }
 
-    /// RMSNorm of each row of `x` with gain `g`: the GPU twin of [`rms_norm`].
+    /// RMSNorm of each row of `x` with gain `g`: the GPU twin of [`crate::nn::ggml::rms_norm`].
     ///
     /// # Errors
     /// `GPU` for mismatched lengths, a buffer beyond the binding limit, or a device failure.
@@ -615,16 +616,6 @@ impl Kernels {
         let mut encoder = new_encoder(gpu);
         rec.record(gpu, &mut encoder);
         finish(gpu, encoder, &x, tokens.len() * table.cols()).await
-    }
-}
-
-/// `out = x / √(mean(x²) + eps) · g` with the squares summed in f32 in order: the CPU twin of the `rms_norm`
-/// kernel (WGSL has no f64: [`ggml::rms_norm`] sums in f64, which this does not reproduce).
-pub fn rms_norm(x: &[f32], g: &[f32], eps: f32, out: &mut [f32]) {
-    let mean = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
-    let inv = 1.0 / (mean + eps).sqrt();
-    for ((o, v), g) in out.iter_mut().zip(x).zip(g) {
-        *o = v * inv * g;
     }
 }
 

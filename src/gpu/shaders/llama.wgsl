@@ -170,10 +170,12 @@ fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     em_x[e] = f32(q) * d;
 }
 
-// ---- rms_norm: h[r] = x[row0 + r] / √(mean(x²) + eps) · g ------------------------------------------------------
+// ---- rms_norm: h[r] = (x[row0 + r] · 1/√(mean(x²) + eps)) · g, as ggml::rms_norm ---------------------------------
 //
-// One workgroup per row; the sum of squares in column order by one invocation (the CPU's order; a row is ≤ a few
-// thousand values), the scaling by all.
+// One workgroup per row. ggml squares in f32 and sums the squares in f64, divides in f64 and rounds the mean to f32;
+// WGSL has no f64, so one invocation does that sum in integers, exactly as binary64 rounds (`wide_add`), then the
+// division (`wide_div`) and both roundings, then √ and 1/x correctly rounded (`sqrt_rn`, `recip`); the scaling is
+// done by all. A mean below 2^-149 becomes 0 where ggml may keep 2^-149: both vanish in mean + eps.
 
 struct NormParams {
     rows: u32,
@@ -201,18 +203,236 @@ fn rms_norm(
     }
     let base = (nm.row0 + row) * nm.cols;
     if (lid == 0u) {
-        var sum = 0.0;
+        var sum = Wide(vec2<u32>(0u), 0);
+        var special = 0u; // a square that is infinite or NaN: the f64 sum is that (or NaN)
         for (var c = 0u; c < nm.cols; c += 1u) {
             let v = nm_x[base + c];
-            sum += v * v;
+            // The square's bits: rounded to f32 as in ggml (an integer use cannot be fused into an fma).
+            let sq = bitcast<u32>(v * v);
+            let e = sq >> 23u;
+            if (e == 0xffu) {
+                special = select(sq, 0x7fc00000u, special != 0u && special != sq);
+            } else if (sq != 0u) {
+                let m = select((sq & 0x7fffffu) | 0x800000u, sq, e == 0u);
+                sum = wide_add(sum, m, select(i32(e) - 150, -149, e == 0u));
+            }
         }
-        nm_inv = 1.0 / sqrt(sum / f32(nm.cols) + nm.eps);
+        var mean = to_f32(wide_div(sum, nm.cols));
+        if (special != 0u) {
+            mean = bitcast<f32>(special);
+        }
+        nm_inv = recip(sqrt_rn(mean + nm.eps));
     }
     let inv = workgroupUniformLoad(&nm_inv);
     let out = row * nm.cols;
     for (var c = lid; c < nm.cols; c += 64u) {
         nm_h[out + c] = nm_x[base + c] * inv * nm_g[c];
     }
+}
+
+// ---- binary64 emulation in integers (rms_norm's sum and mean) ----------------------------------------------------
+// A u64 is vec2<u32>(low, high). Shift amounts stay below 32 in every WGSL shift (WGSL takes them modulo 32).
+
+// m · 2^e, m < 2^64 (≤ 53 bits once rounded as a binary64 significand).
+struct Wide {
+    m: vec2<u32>,
+    e: i32,
+}
+
+fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let lo = a.x + b.x;
+    return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+}
+
+fn sub64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    return vec2<u32>(a.x - b.x, a.y - b.y - select(0u, 1u, a.x < b.x));
+}
+
+fn less64(a: vec2<u32>, b: vec2<u32>) -> bool {
+    return a.y < b.y || (a.y == b.y && a.x < b.x);
+}
+
+fn bitlen64(a: vec2<u32>) -> u32 {
+    if (a.y != 0u) {
+        return 64u - countLeadingZeros(a.y);
+    }
+    return 32u - countLeadingZeros(a.x);
+}
+
+// a << s for s < 64 (the caller keeps the result below 2^64).
+fn shl64(a: vec2<u32>, s: u32) -> vec2<u32> {
+    if (s == 0u) {
+        return a;
+    }
+    if (s >= 32u) {
+        return vec2<u32>(0u, a.x << (s - 32u));
+    }
+    return vec2<u32>(a.x << s, (a.y << s) | (a.x >> (32u - s)));
+}
+
+fn shr64(a: vec2<u32>, s: u32) -> vec2<u32> {
+    if (s == 0u) {
+        return a;
+    }
+    if (s >= 64u) {
+        return vec2<u32>(0u);
+    }
+    if (s >= 32u) {
+        return vec2<u32>(a.y >> (s - 32u), 0u);
+    }
+    return vec2<u32>((a.x >> s) | (a.y << (32u - s)), a.y >> s);
+}
+
+// m² exactly, for m < 2^26 (in 16-bit halves: h < 2^10).
+fn square64(m: u32) -> vec2<u32> {
+    let l = m & 0xffffu;
+    let h = m >> 16u;
+    let ll = l * l;
+    let cross = 2u * h * l; // < 2^27
+    let lo = ll + (cross << 16u);
+    return vec2<u32>(lo, h * h + (cross >> 16u) + select(0u, 1u, lo < ll));
+}
+
+// w rounded to `bits` significant bits, to nearest, ties to even; `sticky`: a nonzero remainder below w.m was lost
+// (callers pass it only when w.m has more than `bits` bits, so it always takes part).
+fn round_sticky(w: Wide, bits: u32, sticky: bool) -> Wide {
+    let n = bitlen64(w.m);
+    if (n <= bits) {
+        return w;
+    }
+    let drop = n - bits;
+    var m = shr64(w.m, drop);
+    let rest = sub64(w.m, shl64(m, drop));
+    let half = shl64(vec2<u32>(1u, 0u), drop - 1u);
+    if (less64(half, rest) || (all(rest == half) && (sticky || (m.x & 1u) == 1u))) {
+        m = add64(m, vec2<u32>(1u, 0u));
+    }
+    var e = w.e + i32(drop);
+    if (bitlen64(m) > bits) {
+        m = shr64(m, 1u); // 2^bits: the low bit is 0
+        e += 1;
+    }
+    return Wide(m, e);
+}
+
+fn round_to(w: Wide, bits: u32) -> Wide {
+    return round_sticky(w, bits, false);
+}
+
+// m · 2^shift as an integer, and whether bits shifted out were nonzero.
+fn place(m: vec2<u32>, shift: i32) -> vec3<u32> {
+    if (shift >= 0) {
+        return vec3<u32>(shl64(m, u32(shift)), 0u);
+    }
+    let s = u32(-shift);
+    let kept = shr64(m, s);
+    let lost = any(sub64(m, shl64(kept, min(s, 63u))) != vec2<u32>(0u)); // kept is 0 when s ≥ 64
+    return vec3<u32>(kept, select(0u, 1u, lost));
+}
+
+// The binary64 sum (rounded to nearest even) of `sum` (a binary64 value, ≥ 0) and m · 2^e (m < 2^24, > 0): both
+// placed with the larger one's top bit at bit 55, added, rounded to 53 bits (3 guard bits and a sticky bit).
+fn wide_add(sum: Wide, m: u32, e: i32) -> Wide {
+    let v = vec2<u32>(m, 0u);
+    if (all(sum.m == vec2<u32>(0u))) {
+        return Wide(v, e);
+    }
+    let top = max(sum.e + i32(bitlen64(sum.m)), e + i32(bitlen64(v)));
+    let w = top - 56;
+    let a = place(sum.m, sum.e - w);
+    let b = place(v, e - w);
+    return round_sticky(Wide(add64(a.xy, b.xy), w), 53u, a.z != 0u || b.z != 0u);
+}
+
+// x / d as binary64 rounds it (x ≥ 0 a binary64 value, d ≥ 1): long division to 56–57 quotient bits, then rounded
+// to 53 with the remainder as sticky.
+fn wide_div(x: Wide, d: u32) -> Wide {
+    let n = bitlen64(x.m);
+    if (n == 0u) {
+        return x;
+    }
+    let k = 56u + (32u - countLeadingZeros(d)) - n;
+    var r = 0u;
+    var q = vec2<u32>(0u);
+    for (var i = 0u; i < n + k; i += 1u) {
+        var bit = 0u;
+        if (i < n) {
+            bit = shr64(x.m, n - 1u - i).x & 1u;
+        }
+        // r < d ≤ 2^31, so 2r + 1 fits.
+        r = 2u * r + bit;
+        q = shl64(q, 1u);
+        if (r >= d) {
+            r -= d;
+            q.x |= 1u;
+        }
+    }
+    return round_sticky(Wide(q, x.e - i32(k)), 53u, r != 0u);
+}
+
+// x rounded to f32 (to nearest, ties to even): 24 significant bits, fewer for subnormals (the 2^-149 grid);
+// 0 below 2^-149 (where the f32 is 0 or 2^-149), +∞ past the largest f32.
+fn to_f32(x: Wide) -> f32 {
+    let n0 = bitlen64(x.m);
+    if (n0 == 0u) {
+        return 0.0;
+    }
+    let top0 = x.e + i32(n0) - 1;
+    if (top0 < -149) {
+        return 0.0;
+    }
+    let w = round_to(x, u32(min(top0 + 150, 24)));
+    let n = bitlen64(w.m);
+    let top = w.e + i32(n) - 1;
+    if (top > 127) {
+        return bitcast<f32>(0x7f800000u | (w.m.x & 0u)); // +∞ (not a constant expression: Tint rejects a constant ∞)
+    }
+    if (top < -126) {
+        return bitcast<f32>(shl64(w.m, u32(w.e + 149)).x); // w.e ≥ -149: rounded to that grid
+    }
+    return bitcast<f32>((u32(top + 127) << 23u) | (shl64(w.m, 24u - n).x & 0x7fffffu));
+}
+
+// The sign of (m · 2^e)² − a for a positive normal f32 a and m < 2^26, in integers; 0 when the scales are too far
+// apart to matter (the callers' m · 2^e is within a few ulps of √a).
+fn cmp_sq(m: u32, e: i32, a: f32) -> i32 {
+    let bits = bitcast<u32>(a);
+    let d = i32(bits >> 23u) - 150 - 2 * e;
+    if (d < 0 || d > 40) {
+        return 0;
+    }
+    let lhs = square64(m);
+    let rhs = shl64(vec2<u32>((bits & 0x7fffffu) | 0x800000u, 0u), u32(d));
+    if (less64(lhs, rhs)) {
+        return -1;
+    }
+    return select(1, 0, all(lhs == rhs));
+}
+
+// √a correctly rounded (the device's sqrt may be off by ulps): its result moved until a lies between the squares of
+// the midpoints next to it. Zero, subnormal, negative, infinite and NaN inputs take the device's sqrt.
+fn sqrt_rn(a: f32) -> f32 {
+    var y = sqrt(a);
+    let ab = bitcast<u32>(a);
+    if (ab == 0u || ab >= 0x7f800000u || (ab >> 23u) == 0u) {
+        return y;
+    }
+    for (var i = 0u; i < 8u; i += 1u) {
+        let yb = bitcast<u32>(y);
+        let my = (yb & 0x7fffffu) | 0x800000u;
+        let ey = i32(yb >> 23u) - 150;
+        if (cmp_sq(2u * my + 1u, ey - 1, a) < 0) {
+            y = bitcast<f32>(yb + 1u);
+            continue;
+        }
+        let below = select(cmp_sq(2u * my - 1u, ey - 1, a), cmp_sq(4u * my - 1u, ey - 2, a), my == 0x800000u);
+        if (below > 0) {
+            y = bitcast<f32>(yb - 1u);
+            continue;
+        }
+        break;
+    }
+    return y;
 }
 
 // ---- quantize: f32 rows → Q8_1 blocks (quant::quantize_q8), one block per invocation ------------------------
