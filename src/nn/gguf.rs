@@ -624,32 +624,43 @@ impl Gguf {
         Cursor { bytes: &self.bytes, pos: array.at }
     }
 
+    /// An ARRAY of STRING, left in the file: its length without decoding it.
+    ///
+    /// # Errors
+    /// `MODEL` naming the key when it is missing or not an array of strings.
+    pub fn string_array(&self, key: &str) -> Result<&Array> {
+        match self.require(key)? {
+            Value::Array(array @ Array { kind: 8, .. }) => Ok(array),
+            other => Err(Self::wrong_type(key, other, "ARRAY[STRING]")),
+        }
+    }
+
     /// An ARRAY of STRING, borrowed from the file.
     ///
     /// # Errors
     /// `MODEL` naming the key when it is missing or not an array of strings.
     pub fn strings(&self, key: &str) -> Result<Vec<&str>> {
-        let value = self.require(key)?;
-        let Value::Array(array @ Array { kind: 8, .. }) = value else {
-            return Err(Self::wrong_type(key, value, "ARRAY[STRING]"));
-        };
+        let array = self.string_array(key)?;
         let mut c = self.cursor(array);
         (0..array.len).map(|_| c.str()).collect::<Result<_, _>>().map_err(|e| not_this_file(&e))
     }
 
-    /// An ARRAY of integers that all fit in i32 (INT32 in practice).
+    /// An ARRAY of integers that all fit in i32 (INT32 in practice), decoded straight from the file.
     ///
     /// # Errors
     /// `MODEL` naming the key when it is missing or not such an array.
     pub fn i32s(&self, key: &str) -> Result<Vec<i32>> {
         let value = self.require(key)?;
-        match value {
-            Value::Array(array) => {
-                self.items(array)?.iter().map(|v| v.as_i128().and_then(|v| i32::try_from(v).ok())).collect()
-            }
-            _ => None,
-        }
-        .ok_or_else(|| Self::wrong_type(key, value, "ARRAY[INT32]"))
+        let Value::Array(array) = value else { return Err(Self::wrong_type(key, value, "ARRAY[INT32]")) };
+        let mut c = self.cursor(array);
+        (0..array.len)
+            .map(|_| {
+                let item = read_value(&mut c, array.kind, 0).map_err(|e| not_this_file(&e))?;
+                item.as_i128()
+                    .and_then(|v| i32::try_from(v).ok())
+                    .ok_or_else(|| Self::wrong_type(key, value, "ARRAY[INT32]"))
+            })
+            .collect()
     }
 
     /// One tensor's info.

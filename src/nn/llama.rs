@@ -60,7 +60,7 @@ impl LlamaConfig {
             head_dim,
             rope_base: gguf.f32("llama.rope.freq_base").unwrap_or(10_000.0),
             rms_eps: gguf.f32("llama.attention.layer_norm_rms_epsilon")?,
-            vocab: gguf.strings("tokenizer.ggml.tokens")?.len(),
+            vocab: gguf.string_array("tokenizer.ggml.tokens")?.len(),
             context: n("context_length")?,
         })
     }

@@ -315,10 +315,6 @@ fn round_sticky(w: Wide, bits: u32, sticky: bool) -> Wide {
     return Wide(m, e);
 }
 
-fn round_to(w: Wide, bits: u32) -> Wide {
-    return round_sticky(w, bits, false);
-}
-
 // m · 2^shift as an integer, and whether bits shifted out were nonzero.
 fn place(m: vec2<u32>, shift: i32) -> vec3<u32> {
     if (shift >= 0) {
@@ -381,7 +377,7 @@ fn to_f32(x: Wide) -> f32 {
     if (top0 < -149) {
         return 0.0;
     }
-    let w = round_to(x, u32(min(top0 + 150, 24)));
+    let w = round_sticky(x, u32(min(top0 + 150, 24)), false);
     let n = bitlen64(w.m);
     let top = w.e + i32(n) - 1;
     if (top > 127) {
