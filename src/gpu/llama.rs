@@ -17,9 +17,11 @@
 //! CPU twins: `quantize` ↔ `quant::quantize_q8`, `matvec`/`matmul` ↔ `quant::dot_row` (with the residual `x + y`),
 //! `embed` ↔ `Tensor::dequantize_row`, `rope` ↔ `ggml::Rope` (the (cos, sin) table built on the CPU with its angles;
 //! keys and values stored rounded to f16 as the CPU's cache), `swiglu` ↔ `ggml::swiglu` (its polynomial exp ported).
-//! `rms_norm` ↔ `ggml::rms_norm` (its f64 sum and division emulated in integers, √ and 1/x correctly rounded).
-//! Not yet the CPU's arithmetic: [`attention`] is an f32 softmax over the f16 cache (ggml's flash attention keeps
-//! f16 accumulators, sums scores in f64 and uses glibc's `expf`); its twin here says so.
+//! `rms_norm` ↔ `ggml::rms_norm` (its f64 sum and division emulated in integers, √ and 1/x correctly rounded),
+//! `attention` ↔ `ggml::attention` (ggml's one-row and tiled flash attention: f64 sums and glibc's `expf` emulated in
+//! integers, the one-row kernel's f16 accumulators). Products that ggml rounds before adding go through the shader's
+//! `keep`, which no compiler can fuse into a multiply-add, and divisions are correctly rounded in integers, so the
+//! kernels compute the CPU's bits on any device whose f32 `+`, `−` and `×` are IEEE's, as WGSL requires.
 //! [`Kernels`] exposes each kernel for the parity tests in tests/gpu_llama.rs.
 //!
 //! Device memory per call of t tokens: t × (5·dim + 2·kv + 3·hidden) f32 activations plus the logits (t × vocab
@@ -546,7 +548,7 @@ impl Kernels {
     }
 
     /// Causal grouped-query attention of `t` queries (`q`: t × heads·head_dim, at positions `start..start + t`)
-    /// over `keys` and `values` ((start + t) × kv_heads·head_dim): the GPU twin of [`attention`].
+    /// over `keys` and `values` ((start + t) × kv_heads·head_dim): the GPU twin of [`ggml::attention`].
     ///
     /// # Errors
     /// `GPU` for mismatched lengths, heads the kernel does not support, a buffer beyond the binding limit, or a
@@ -598,6 +600,27 @@ impl Kernels {
         finish(gpu, encoder, &act, t * hidden).await
     }
 
+    /// `expf` of each of `x` by the shader's port of glibc's: the GPU twin of [`crate::nn::glibc::expf`] (its own
+    /// entry point, compiled on demand: the forward pass reaches it only through `attention`).
+    ///
+    /// # Errors
+    /// `GPU` for an empty input, a buffer beyond the binding limit, or a device failure.
+    pub async fn expf_rows(&self, gpu: &Gpu, x: &[f32]) -> Result<Vec<f32>> {
+        gpu.check()?;
+        if x.is_empty() {
+            return Err(gpu_error("expf: no input"));
+        }
+        let pipeline = pipeline(&gpu.device, "llama expf", SHADER, "expf_check");
+        let (xb, y) = (upload_f32(gpu, "expf x", x)?, scratch(gpu, "expf y", x.len())?);
+        let groups = grid(gpu, x.len().div_ceil(64), "expf")?;
+        let mut rec = Recorder::default();
+        let params = [x.len() as u32, 0, 0, 0, 0, 0, 0, 0];
+        rec.ops.push(Op { pipeline: &pipeline, uniform: 31, params, buffers: vec![(32, &xb), (33, &y)], groups });
+        let mut encoder = new_encoder(gpu);
+        rec.record(gpu, &mut encoder);
+        finish(gpu, encoder, &y, x.len()).await
+    }
+
     /// Rows `tokens` of a Q8_0 table, dequantised: the GPU twin of [`Tensor::dequantize_row`].
     ///
     /// # Errors
@@ -622,75 +645,8 @@ impl Kernels {
 /// (cos, sin) of position p, pair i at `p · head_dim/2 + i`, for `positions` positions, with the angles of
 /// [`ggml::Rope`]: θ starts at the position and is multiplied by base^(−2/head_dim) pair after pair.
 pub fn rope_table(head_dim: usize, positions: usize, base: f32) -> Vec<[f32; 2]> {
-    let theta_scale = base.powf(-2.0 / head_dim as f32);
-    let mut table = Vec::with_capacity(positions * head_dim / 2);
-    for pos in 0..positions {
-        let mut theta = pos as f32;
-        for _ in 0..head_dim / 2 {
-            table.push([theta.cos(), theta.sin()]);
-            theta *= theta_scale;
-        }
-    }
-    table
-}
-
-/// Σ aᵢbᵢ with eight running sums (the f32 dot product of the attention twin).
-fn dot8(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// In-place softmax with the maximum subtracted.
-fn softmax(x: &mut [f32]) {
-    let top = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in x.iter_mut() {
-        *v = (*v - top).exp();
-        sum += *v;
-    }
-    for v in x.iter_mut() {
-        *v /= sum;
-    }
-}
-
-/// Causal grouped-query attention of `t` queries at positions `start..start + t` over `keys` / `values`
-/// (positions × kv_heads·head_dim) in f32 with a plain softmax (the CPU forward's loop before it moved to
-/// [`ggml::attention`]): the CPU twin of the `attention` kernel.
-pub fn attention(
-    (q, keys, values): (&[f32], &[f32], &[f32]),
-    (heads, kv_heads, head_dim): (usize, usize, usize),
-    start: usize,
-) -> Vec<f32> {
-    let (d, hd, kv) = (heads * head_dim, head_dim, kv_heads * head_dim);
-    let t = q.len() / d;
-    let group = heads / kv_heads;
-    let scale = 1.0 / (hd as f32).sqrt();
-    let mut out = vec![0.0f32; t * d];
-    let mut scores = Vec::with_capacity(start + t);
-    for i in 0..t {
-        let visible = start + i + 1;
-        for head in 0..heads {
-            let qh = &q[i * d + head * hd..i * d + (head + 1) * hd];
-            let kvh = (head / group) * hd;
-            scores.clear();
-            scores.extend((0..visible).map(|p| dot8(qh, &keys[p * kv + kvh..p * kv + kvh + hd]) * scale));
-            softmax(&mut scores);
-            let o = &mut out[i * d + head * hd..i * d + (head + 1) * hd];
-            for (p, w) in scores.iter().enumerate() {
-                for (o, v) in o.iter_mut().zip(&values[p * kv + kvh..p * kv + kvh + hd]) {
-                    *o += w * v;
-                }
-            }
-        }
-    }
-    out
+    let rope = ggml::Rope::new(base, head_dim);
+    (0..positions).flat_map(|pos| rope.table(pos)).map(|(cos, sin)| [cos, sin]).collect()
 }
 
 /// silu(gate)·up of rows `[gate (hidden) | up (hidden)]` by [`ggml::swiglu`]: the CPU twin of the `swiglu` kernel.

@@ -1,6 +1,6 @@
-// The Llama forward pass (gpu::llama hosts it). CPU twins: `quantize` ↔ quant::quantize_q8, `matvec` / `matmul` ↔
-// quant::dot row by row (plus the residual x + y when asked), `embed` ↔ Tensor::dequantize_row, and in gpu::llama
-// (the CPU forward keeps its own private): `rms_norm`, `rope`, `attention`, `swiglu`.
+// The Llama forward pass (gpu::llama hosts it), computing the CPU's bits. CPU twins: `quantize` ↔
+// quant::quantize_q8, `matvec` / `matmul` ↔ quant::dot row by row (plus the residual x + y when asked), `embed` ↔
+// Tensor::dequantize_row, `rms_norm`, `rope`, `attention` and `swiglu` ↔ nn::ggml's, `expf_check` ↔ nn::glibc::expf.
 //
 // Weights stay quantised: Q4_1 as GGUF's raw 20-byte blocks (5 words: f16 d | f16 m << 16, then 16 bytes of
 // nibbles, low nibbles elements 0..15, high nibbles 16..31); Q8_0 split into 8 words of i8 per block and f16 scales
@@ -14,6 +14,19 @@
 // limits: ≤ 256 invocations and ≤ 16 KiB of workgroup memory per entry point.
 
 // ---- f16 and exact rounding helpers -------------------------------------------------------------------------
+
+// 0, but not provably so: each entry point that calls `keep` sets it from its uniforms first.
+var<private> opaque_zero: u32;
+
+// x unchanged, but no longer visibly a product: a compiler may fuse a·b + c into one multiply-add (one rounding),
+// where ggml's SSE2 build rounds the product first. Every product that is added to something goes through keep.
+fn keep(x: f32) -> f32 {
+    return bitcast<f32>(bitcast<u32>(x) ^ opaque_zero);
+}
+
+fn keep4(x: vec4<f32>) -> vec4<f32> {
+    return bitcast<vec4<f32>>(bitcast<vec4<u32>>(x) ^ vec4<u32>(opaque_zero));
+}
 
 // IEEE half bits → f32, exactly (subnormals too, without relying on the device's f16 handling).
 fn half_to_f32(h: u32) -> f32 {
@@ -130,6 +143,50 @@ fn recip(d: f32) -> f32 {
     return bitcast<f32>((bits & 0x80000000u) | (u32(be) << 23u) | (q & 0x7fffffu));
 }
 
+// a / b correctly rounded (the device's division may be off by ulps): the 24-bit mantissas divided in integers,
+// 25 or 26 quotient bits and the remainder for the rounding. Zero, subnormal, infinite and NaN operands and results
+// outside the normal range take the device's division.
+fn div_rn(a: f32, b: f32) -> f32 {
+    let ab = bitcast<u32>(a);
+    let bb = bitcast<u32>(b);
+    let ea = i32((ab >> 23u) & 0xffu);
+    let eb = i32((bb >> 23u) & 0xffu);
+    if (ea == 0 || ea == 0xff || eb == 0 || eb == 0xff) {
+        return a / b;
+    }
+    let ma = (ab & 0x7fffffu) | 0x800000u;
+    let mb = (bb & 0x7fffffu) | 0x800000u;
+    // q = ⌊ma · 2^25 / mb⌋: 25 bits when ma < mb, else 26; bit by bit, r < mb < 2^24 so 2r + 1 fits.
+    var r = 0u;
+    var q = 0u;
+    for (var i = 0; i < 49; i += 1) {
+        r = 2u * r + select(0u, (ma >> u32(23 - i)) & 1u, i <= 23);
+        q <<= 1u;
+        if (r >= mb) {
+            r -= mb;
+            q |= 1u;
+        }
+    }
+    var e = ea - eb + 127 - 25 + 23;
+    let extra = 32u - countLeadingZeros(q) - 24u; // 1 or 2 bits below the 24 kept
+    let kept = q >> extra;
+    let rest = q & ((1u << extra) - 1u);
+    let half = 1u << (extra - 1u);
+    var m = kept;
+    if (rest > half || (rest == half && (r != 0u || (kept & 1u) == 1u))) {
+        m += 1u;
+    }
+    e += i32(extra);
+    if (m == 0x1000000u) {
+        m = 0x800000u;
+        e += 1;
+    }
+    if (e <= 0 || e >= 0xff) {
+        return a / b;
+    }
+    return bitcast<f32>(((ab ^ bb) & 0x80000000u) | (u32(e) << 23u) | (m & 0x7fffffu));
+}
+
 // Rust's f32::round: half away from zero (WGSL's round() is half to even). x − trunc(x) is exact.
 fn round_away(x: f32) -> f32 {
     let t = trunc(x);
@@ -173,9 +230,9 @@ fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 // ---- rms_norm: h[r] = (x[row0 + r] · 1/√(mean(x²) + eps)) · g, as ggml::rms_norm ---------------------------------
 //
 // One workgroup per row. ggml squares in f32 and sums the squares in f64, divides in f64 and rounds the mean to f32;
-// WGSL has no f64, so one invocation does that sum in integers, exactly as binary64 rounds (`wide_add`), then the
+// WGSL has no f64, so one invocation does that sum in integers, exactly as binary64 rounds (`big_add`), then the
 // division (`wide_div`) and both roundings, then √ and 1/x correctly rounded (`sqrt_rn`, `recip`); the scaling is
-// done by all. A mean below 2^-149 becomes 0 where ggml may keep 2^-149: both vanish in mean + eps.
+// done by all.
 
 struct NormParams {
     rows: u32,
@@ -203,21 +260,19 @@ fn rms_norm(
     }
     let base = (nm.row0 + row) * nm.cols;
     if (lid == 0u) {
-        var sum = Wide(vec2<u32>(0u), 0);
+        var sum = Big(vec4<u32>(0u), 0, false);
         var special = 0u; // a square that is infinite or NaN: the f64 sum is that (or NaN)
         for (var c = 0u; c < nm.cols; c += 1u) {
             let v = nm_x[base + c];
-            // The square's bits: rounded to f32 as in ggml (an integer use cannot be fused into an fma).
-            let sq = bitcast<u32>(v * v);
-            let e = sq >> 23u;
-            if (e == 0xffu) {
-                special = select(sq, 0x7fc00000u, special != 0u && special != sq);
-            } else if (sq != 0u) {
-                let m = select((sq & 0x7fffffu) | 0x800000u, sq, e == 0u);
-                sum = wide_add(sum, m, select(i32(e) - 150, -149, e == 0u));
+            // The square, rounded to f32 as in ggml (taken apart in integers, it cannot be fused into an fma).
+            let sq = v * v;
+            if ((bitcast<u32>(sq) >> 23u) == 0xffu) {
+                special = select(bitcast<u32>(sq), 0x7fc00000u, special != 0u && special != bitcast<u32>(sq));
+            } else {
+                sum = big_add(sum, big_f32(sq));
             }
         }
-        var mean = to_f32(wide_div(sum, nm.cols));
+        var mean = to_f32(wide_div(Wide(sum.m.xy, sum.e), nm.cols));
         if (special != 0u) {
             mean = bitcast<f32>(special);
         }
@@ -230,7 +285,7 @@ fn rms_norm(
     }
 }
 
-// ---- binary64 emulation in integers (rms_norm's sum and mean) ----------------------------------------------------
+// ---- binary64 emulation in integers (rms_norm's mean, attention's sums and expf) ---------------------------------
 // A u64 is vec2<u32>(low, high). Shift amounts stay below 32 in every WGSL shift (WGSL takes them modulo 32).
 
 // m · 2^e, m < 2^64 (≤ 53 bits once rounded as a binary64 significand).
@@ -315,29 +370,201 @@ fn round_sticky(w: Wide, bits: u32, sticky: bool) -> Wide {
     return Wide(m, e);
 }
 
-// m · 2^shift as an integer, and whether bits shifted out were nonzero.
-fn place(m: vec2<u32>, shift: i32) -> vec3<u32> {
-    if (shift >= 0) {
-        return vec3<u32>(shl64(m, u32(shift)), 0u);
-    }
-    let s = u32(-shift);
-    let kept = shr64(m, s);
-    let lost = any(sub64(m, shl64(kept, min(s, 63u))) != vec2<u32>(0u)); // kept is 0 when s ≥ 64
-    return vec3<u32>(kept, select(0u, 1u, lost));
+// ---- exact values of up to 128 bits: binary64 sums and fused multiply-adds ------------------------------------
+// ±m · 2^e with m < 2^128 (vec4<u32>, least significant word first). Rounded to a binary64 value, m < 2^53.
+
+struct Big {
+    m: vec4<u32>,
+    e: i32,
+    neg: bool,
 }
 
-// The binary64 sum (rounded to nearest even) of `sum` (a binary64 value, ≥ 0) and m · 2^e (m < 2^24, > 0): both
-// placed with the larger one's top bit at bit 55, added, rounded to 53 bits (3 guard bits and a sticky bit).
-fn wide_add(sum: Wide, m: u32, e: i32) -> Wide {
-    let v = vec2<u32>(m, 0u);
-    if (all(sum.m == vec2<u32>(0u))) {
-        return Wide(v, e);
+// Written without loops or dynamic vector indices (slow on GPUs, and not every compiler gets them right).
+fn bitlen128(m: vec4<u32>) -> u32 {
+    if (m.w != 0u) {
+        return 128u - countLeadingZeros(m.w);
     }
-    let top = max(sum.e + i32(bitlen64(sum.m)), e + i32(bitlen64(v)));
-    let w = top - 56;
-    let a = place(sum.m, sum.e - w);
-    let b = place(v, e - w);
-    return round_sticky(Wide(add64(a.xy, b.xy), w), 53u, a.z != 0u || b.z != 0u);
+    if (m.z != 0u) {
+        return 96u - countLeadingZeros(m.z);
+    }
+    if (m.y != 0u) {
+        return 64u - countLeadingZeros(m.y);
+    }
+    return 32u - countLeadingZeros(m.x);
+}
+
+// m << s for s < 128 (bits past 2^128 are lost): whole words, then bits.
+fn shl128(m: vec4<u32>, s: u32) -> vec4<u32> {
+    let w = s / 32u;
+    var v = m;
+    if (w == 1u) {
+        v = vec4<u32>(0u, m.xyz);
+    } else if (w == 2u) {
+        v = vec4<u32>(0u, 0u, m.xy);
+    } else if (w == 3u) {
+        v = vec4<u32>(0u, 0u, 0u, m.x);
+    }
+    let b = s % 32u;
+    if (b == 0u) {
+        return v;
+    }
+    return (v << vec4<u32>(b)) | (vec4<u32>(0u, v.xyz) >> vec4<u32>(32u - b));
+}
+
+// m >> s for s < 128.
+fn shr128(m: vec4<u32>, s: u32) -> vec4<u32> {
+    let w = s / 32u;
+    var v = m;
+    if (w == 1u) {
+        v = vec4<u32>(m.yzw, 0u);
+    } else if (w == 2u) {
+        v = vec4<u32>(m.zw, 0u, 0u);
+    } else if (w == 3u) {
+        v = vec4<u32>(m.w, 0u, 0u, 0u);
+    }
+    let b = s % 32u;
+    if (b == 0u) {
+        return v;
+    }
+    return (v >> vec4<u32>(b)) | (vec4<u32>(v.yzw, 0u) << vec4<u32>(32u - b));
+}
+
+fn add128(a: vec4<u32>, b: vec4<u32>) -> vec4<u32> {
+    let s = a + b;
+    let c = select(vec4<u32>(0u), vec4<u32>(1u), s < a); // carries out of each word
+    let x = s.x;
+    let y = s.y + c.x;
+    let cy = c.y + select(0u, 1u, y < s.y);
+    let z = s.z + cy;
+    let cz = c.z + select(0u, 1u, z < s.z);
+    return vec4<u32>(x, y, z, s.w + cz);
+}
+
+// a − b for a ≥ b.
+fn sub128(a: vec4<u32>, b: vec4<u32>) -> vec4<u32> {
+    let d = a - b;
+    let c = select(vec4<u32>(0u), vec4<u32>(1u), a < b); // borrows out of each word
+    let y = d.y - c.x;
+    let cy = c.y + select(0u, 1u, d.y < c.x);
+    let z = d.z - cy;
+    let cz = c.z + select(0u, 1u, d.z < cy);
+    return vec4<u32>(d.x, y, z, d.w - cz);
+}
+
+fn less128(a: vec4<u32>, b: vec4<u32>) -> bool {
+    if (a.w != b.w) {
+        return a.w < b.w;
+    }
+    if (a.z != b.z) {
+        return a.z < b.z;
+    }
+    if (a.y != b.y) {
+        return a.y < b.y;
+    }
+    return a.x < b.x;
+}
+
+// a · b exactly (64 bits of each), from 16-bit halves of 32-bit words.
+fn mul32(a: u32, b: u32) -> vec2<u32> {
+    let lh = (a & 0xffffu) * (b >> 16u);
+    let mid = lh + (a >> 16u) * (b & 0xffffu);
+    let ll = (a & 0xffffu) * (b & 0xffffu);
+    let lo = ll + (mid << 16u);
+    let hi = (a >> 16u) * (b >> 16u) + (mid >> 16u) + select(0u, 0x10000u, mid < lh) + select(0u, 1u, lo < ll);
+    return vec2<u32>(lo, hi);
+}
+
+fn mul128(a: vec2<u32>, b: vec2<u32>) -> vec4<u32> {
+    let r = vec4<u32>(mul32(a.x, b.x), mul32(a.y, b.y));
+    let r1 = add128(r, vec4<u32>(0u, mul32(a.x, b.y), 0u));
+    return add128(r1, vec4<u32>(0u, mul32(a.y, b.x), 0u));
+}
+
+// x rounded to 53 significant bits, to nearest, ties to even (bits below m were folded into its lowest bit).
+fn round53(x: Big) -> Big {
+    let n = bitlen128(x.m);
+    if (n <= 53u) {
+        return x;
+    }
+    let drop = n - 53u;
+    let half = shr128(x.m, drop - 1u); // the kept bits and the first dropped one
+    var q = shr128(half, 1u);
+    let rest = any(shl128(half, drop - 1u) != x.m);
+    if ((half.x & 1u) == 1u && (rest || (q.x & 1u) == 1u)) {
+        q = add128(q, vec4<u32>(1u, 0u, 0u, 0u));
+    }
+    var e = x.e + i32(drop);
+    if (bitlen128(q) > 53u) {
+        q = shr128(q, 1u); // 2^53: the low bit is 0
+        e += 1;
+    }
+    return Big(q, e, x.neg);
+}
+
+// m · 2^shift as an integer; bits shifted out (shift < 0) are folded into the lowest bit ("sticky").
+fn place(m: vec4<u32>, shift: i32) -> vec4<u32> {
+    if (shift >= 0) {
+        return shl128(m, u32(shift));
+    }
+    let s = u32(-shift);
+    if (s >= 128u) {
+        return vec4<u32>(select(0u, 1u, any(m != vec4<u32>(0u))), 0u, 0u, 0u);
+    }
+    var kept = shr128(m, s);
+    if (any(shl128(kept, s) != m)) {
+        kept.x |= 1u;
+    }
+    return kept;
+}
+
+// a + b rounded to binary64: both placed with the larger one's top bit at bit 125, the smaller one's lost bits
+// folded into its lowest bit (at least 70 bits below the rounding point, so it only breaks ties), added or
+// subtracted, rounded once. An exact zero is +0.
+fn big_add(a: Big, b: Big) -> Big {
+    let na = bitlen128(a.m);
+    let nb = bitlen128(b.m);
+    if (na == 0u) {
+        return round53(b);
+    }
+    if (nb == 0u) {
+        return round53(a);
+    }
+    let w = max(a.e + i32(na), b.e + i32(nb)) - 126;
+    let pa = place(a.m, a.e - w);
+    let pb = place(b.m, b.e - w);
+    if (a.neg == b.neg) {
+        return round53(Big(add128(pa, pb), w, a.neg));
+    }
+    if (less128(pa, pb)) {
+        return round53(Big(sub128(pb, pa), w, b.neg));
+    }
+    let d = sub128(pa, pb);
+    return round53(Big(d, w, a.neg && any(d != vec4<u32>(0u))));
+}
+
+// fma(a, b, c) in binary64: the exact product (a, b binary64 values) plus c, rounded once.
+fn big_fma(a: Big, b: Big, c: Big) -> Big {
+    return big_add(Big(mul128(a.m.xy, b.m.xy), a.e + b.e, a.neg != b.neg), c);
+}
+
+// An f32 exactly.
+fn big_f32(x: f32) -> Big {
+    let bits = bitcast<u32>(x);
+    let e = (bits >> 23u) & 0xffu;
+    let m = select((bits & 0x7fffffu) | 0x800000u, bits & 0x7fffffu, e == 0u);
+    return Big(vec4<u32>(m, 0u, 0u, 0u), select(i32(e) - 150, -149, e == 0u), (bits >> 31u) == 1u);
+}
+
+// A normal binary64 from its bits (high word, low word).
+fn big_f64(hi: u32, lo: u32) -> Big {
+    let e = i32((hi >> 20u) & 0x7ffu);
+    return Big(vec4<u32>(lo, (hi & 0xfffffu) | 0x100000u, 0u, 0u), e - 1075, (hi >> 31u) == 1u);
+}
+
+// A binary64 value (53 bits) rounded to f32.
+fn big_to_f32(x: Big) -> f32 {
+    let v = to_f32(Wide(x.m.xy, x.e));
+    return select(v, -v, x.neg);
 }
 
 // x / d as binary64 rounds it (x ≥ 0 a binary64 value, d ≥ 1): long division to 56–57 quotient bits, then rounded
@@ -366,8 +593,8 @@ fn wide_div(x: Wide, d: u32) -> Wide {
     return round_sticky(Wide(q, x.e - i32(k)), 53u, r != 0u);
 }
 
-// x rounded to f32 (to nearest, ties to even): 24 significant bits, fewer for subnormals (the 2^-149 grid);
-// 0 below 2^-149 (where the f32 is 0 or 2^-149), +∞ past the largest f32.
+// x rounded to f32 (to nearest, ties to even): 24 significant bits, fewer for subnormals (the 2^-149 grid), +∞
+// past the largest f32.
 fn to_f32(x: Wide) -> f32 {
     let n0 = bitlen64(x.m);
     if (n0 == 0u) {
@@ -375,7 +602,9 @@ fn to_f32(x: Wide) -> f32 {
     }
     let top0 = x.e + i32(n0) - 1;
     if (top0 < -149) {
-        return 0.0;
+        // Below 2^-149: 2^-149 above the midpoint 2^-150, else 0 (the tie goes to the even 0).
+        let above_half = top0 == -150 && any(x.m != shl64(vec2<u32>(1u, 0u), n0 - 1u));
+        return bitcast<f32>(select(0u, 1u, above_half));
     }
     let w = round_sticky(x, u32(min(top0 + 150, 24)), false);
     let n = bitlen64(w.m);
@@ -431,6 +660,77 @@ fn sqrt_rn(a: f32) -> f32 {
     return y;
 }
 
+// ---- glibc's expf (the FMA build of `__expf`, as nn::glibc::expf), in binary64 emulated in integers ---------------
+
+// `__exp2f_data.tab`: (high, low) words of asuint64(2^(i/32)) − (i << 47).
+const EXPF_TAB = array<vec2<u32>, 32>(
+    vec2<u32>(0x3ff00000u, 0x00000000u), vec2<u32>(0x3fefd9b0u, 0xd3158574u), vec2<u32>(0x3fefb558u, 0x6cf9890fu),
+    vec2<u32>(0x3fef9301u, 0xd0125b51u), vec2<u32>(0x3fef72b8u, 0x3c7d517bu), vec2<u32>(0x3fef5487u, 0x3168b9aau),
+    vec2<u32>(0x3fef387au, 0x6e756238u), vec2<u32>(0x3fef1e9du, 0xf51fdee1u), vec2<u32>(0x3fef06feu, 0x0a31b715u),
+    vec2<u32>(0x3feef1a7u, 0x373aa9cbu), vec2<u32>(0x3feedea6u, 0x4c123422u), vec2<u32>(0x3feece08u, 0x6061892du),
+    vec2<u32>(0x3feebfdau, 0xd5362a27u), vec2<u32>(0x3feeb42bu, 0x569d4f82u), vec2<u32>(0x3feeab07u, 0xdd485429u),
+    vec2<u32>(0x3feea47eu, 0xb03a5585u), vec2<u32>(0x3feea09eu, 0x667f3bcdu), vec2<u32>(0x3fee9f75u, 0xe8ec5f74u),
+    vec2<u32>(0x3feea114u, 0x73eb0187u), vec2<u32>(0x3feea589u, 0x994cce13u), vec2<u32>(0x3feeace5u, 0x422aa0dbu),
+    vec2<u32>(0x3feeb737u, 0xb0cdc5e5u), vec2<u32>(0x3feec491u, 0x82a3f090u), vec2<u32>(0x3feed503u, 0xb23e255du),
+    vec2<u32>(0x3feee89fu, 0x995ad3adu), vec2<u32>(0x3feeff76u, 0xf2fb5e47u), vec2<u32>(0x3fef199bu, 0xdd85529cu),
+    vec2<u32>(0x3fef3720u, 0xdcef9069u), vec2<u32>(0x3fef5818u, 0xdcfba487u), vec2<u32>(0x3fef7c97u, 0x337b9b5fu),
+    vec2<u32>(0x3fefa4afu, 0xa2a490dau), vec2<u32>(0x3fefd076u, 0x5b6e4540u),
+);
+
+// e^x bit for bit as glibc computes it: k = round(x · 32/ln 2), r = x · 32/ln 2 − k (both one fma), then
+// 2^(k/32) · (1 + r·C2 + r²·(C1 + r·C0)) with glibc's fused and plain operations, rounded to f32 at the end.
+fn expf_glibc(x: f32) -> f32 {
+    let ix = bitcast<u32>(x);
+    let abstop = (ix >> 20u) & 0x7ffu;
+    if (abstop >= 0x42bu) {
+        if (ix == 0xff800000u) {
+            return 0.0;
+        }
+        if (abstop >= 0x7f8u || x > bitcast<f32>(0x42b17217u)) {
+            return bitcast<f32>(0x7f800000u | (ix & 0u)) + x; // +∞, or NaN (not a constant: Tint rejects ∞)
+        }
+        if (x < bitcast<f32>(0xc2cff1b4u)) {
+            return 0.0;
+        }
+        if (x < bitcast<f32>(0xc2ce8ecfu)) {
+            return bitcast<f32>(1u);
+        }
+    }
+    let zero = Big(vec4<u32>(0u), 0, false);
+    let invln2n = big_f64(0x40471547u, 0x652b82feu);
+    let xd = big_f32(x);
+    let kd = big_fma(invln2n, xd, big_f64(0x43380000u, 0u)); // 1.5 · 2^52 + k
+    let k = bitcast<i32>(kd.m.x);
+    let r = big_fma(invln2n, xd, Big(vec4<u32>(u32(abs(k)), 0u, 0u, 0u), 0, k > 0));
+    let t = EXPF_TAB[u32(k) & 31u];
+    let s = big_f64(t.x + (u32(k) << 15u), t.y);
+    let z = big_fma(big_f64(0x3ebc6af8u, 0x4b912394u), r, big_f64(0x3f2ebfceu, 0x50fac4f3u));
+    let r2 = big_fma(r, r, zero);
+    let y = big_fma(z, r2, big_fma(big_f64(0x3f962e42u, 0xff0c52d6u), r, big_f64(0x3ff00000u, 0u)));
+    return big_to_f32(big_fma(y, s, zero));
+}
+
+// expf_check: y = expf_glibc(x) element-wise, for the parity test of the port (not part of the forward pass).
+
+struct ExpfParams {
+    len: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(31) var<uniform> ex: ExpfParams;
+@group(0) @binding(32) var<storage, read> ex_x: array<f32>;
+@group(0) @binding(33) var<storage, read_write> ex_y: array<f32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn expf_check(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < ex.len) {
+        ex_y[i] = expf_glibc(ex_x[i]);
+    }
+}
+
 // ---- quantize: f32 rows → Q8_1 blocks (quant::quantize_q8), one block per invocation ------------------------
 
 struct QuantParams {
@@ -447,6 +747,7 @@ struct QuantParams {
 
 @compute @workgroup_size(64, 1, 1)
 fn quantize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    opaque_zero = u32(qz.blocks == 0u);
     let b = gid.x + gid.y * groups.x * 64u;
     if (b >= qz.blocks) {
         return;
@@ -462,7 +763,7 @@ fn quantize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     for (var w = 0u; w < 8u; w += 1u) {
         var word = 0u;
         for (var e = 0u; e < 4u; e += 1u) {
-            let q = i32(clamp(round_away(qz_x[base + 4u * w + e] * id), -128.0, 127.0));
+            let q = i32(clamp(round_away(keep(qz_x[base + 4u * w + e] * id)), -128.0, 127.0));
             sum += q;
             word |= (u32(q) & 0xffu) << (8u * e);
         }
@@ -532,17 +833,18 @@ fn mv_block(blk: u32, b: u32) -> f32 {
         }
         let isum = (acc.x + acc.y) + (acc.z + acc.w);
         let dm = mm_w4[at];
-        return (half_to_f32(dm & 0xffffu) * xs.x) * isum + half_to_f32(dm >> 16u) * xs.y;
+        return keep((half_to_f32(dm & 0xffffu) * xs.x) * isum) + keep(half_to_f32(dm >> 16u) * xs.y);
     }
     for (var i = 0u; i < 8u; i += 1u) {
         acc += unpack_i8(mm_q8[blk * 8u + i]) * mv_x[b * 8u + i];
     }
     let isum = (acc.x + acc.y) + (acc.z + acc.w);
-    return isum * (q8_scale(blk) * xs.x);
+    return keep(isum * (q8_scale(blk) * xs.x));
 }
 
 @compute @workgroup_size(64, 1, 1)
 fn matvec(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    opaque_zero = u32(mm.rows == 0u);
     let t = wg.y;
     let row = wg.x * 64u + lid;
     let r = min(row, mm.rows - 1u);
@@ -651,9 +953,9 @@ fn mt_scale(sum: vec4<f32>, isum: vec4<f32>, t: u32, c: u32) -> vec4<f32> {
     let xd = mt_xd[t];
     if (mm.kind == 0u) {
         let wm = vec4<f32>(mt_wm[4u * c], mt_wm[4u * c + 1u], mt_wm[4u * c + 2u], mt_wm[4u * c + 3u]);
-        return sum + ((wd * xd) * isum + wm * mt_xs[t]);
+        return sum + (keep4((wd * xd) * isum) + keep4(wm * mt_xs[t]));
     }
-    return sum + isum * (wd * xd);
+    return sum + keep4(isum * (wd * xd));
 }
 
 fn mt_store(t: u32, r: u32, v: vec4<f32>) {
@@ -673,6 +975,7 @@ fn matmul(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
+    opaque_zero = u32(mm.rows == 0u);
     let r0 = wg.x * 64u;
     let t0 = wg.y * 64u;
     // s_ab / i_ab: token quad a (0: 4ly, 1: 32 + 4ly), token a.{x,y,z,w} in it, row quad b (0: 4lx, 1: 32 + 4lx);
@@ -806,6 +1109,7 @@ struct RopeParams {
 
 @compute @workgroup_size(64, 1, 1)
 fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    opaque_zero = u32(rp.tokens == 0u);
     let e = gid.x + gid.y * groups.x * 64u;
     let pairs = rp.dim / 2u + rp.kv;
     if (e >= rp.tokens * pairs) {
@@ -824,8 +1128,8 @@ fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let cs = rp_table[pos * (rp.head_dim / 2u) + (c % rp.head_dim) / 2u];
     let a = rp_qkv[at];
     let b = rp_qkv[at + 1u];
-    let x = a * cs.x - b * cs.y;
-    let y = a * cs.y + b * cs.x;
+    let x = keep(a * cs.x) - keep(b * cs.y);
+    let y = keep(a * cs.y) + keep(b * cs.x);
     if (c < rp.dim) {
         rp_qkv[at] = x;
         rp_qkv[at + 1u] = y;
@@ -836,12 +1140,16 @@ fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
 }
 
-// ---- attention: causal grouped-query attention of one (token, head) per workgroup over the cache ----------------
+// ---- attention: ggml's flash attention of one (token, head) per workgroup over the f16 cache ---------------------
 //
-// Keys 0 ..= start + t in chunks of 1024 scores (4 KiB of workgroup memory): scores q·k · scale, then an online
-// softmax (the running maximum, the sums rescaled when it grows; with ≤ 1024 keys it is the plain softmax with the
-// maximum subtracted), Σ p·v / Σ p. The weighted sum splits the keys among 64 / w groups of w = head_dim / 4
-// invocations, one vec4 of columns each, and adds the groups' partial sums. head_dim: a multiple of 4, ≤ 256.
+// As ggml::attention, bit for bit. Calls of fewer than 64 tokens take ggml's one-row kernel: the query rounded to
+// f16, each score an f64 sum (`big_add`) rounded to f32 and scaled, an online softmax with glibc's expf whose
+// weighted values are kept in f16. Calls of 64 tokens or more take its tiled kernel: keys in tiles of 64, scores
+// summed in f32, the running maximum updated once per tile (expf), the tile's weights by ggml's polynomial exp
+// (v_expf) summed four at a time and then in f64, the weighted values in f32. The sequential parts (the running
+// maximum, the accumulators) keep ggml's order: keys in order, one invocation per column (head_dim ≤ 256, 4 per
+// invocation); the scores and exponentials are computed in parallel between barriers. Keys go in chunks of 1024
+// (one-row) or 64 (tiled) through workgroup memory.
 
 const AT_WG: u32 = 64u;
 const AT_CHUNK: u32 = 1024u;
@@ -859,107 +1167,187 @@ struct AttentionParams {
 
 @group(0) @binding(24) var<uniform> ap: AttentionParams;
 @group(0) @binding(25) var<storage, read> ap_qkv: array<f32>;
-@group(0) @binding(26) var<storage, read> ap_cache: array<vec4<f32>>;
+@group(0) @binding(26) var<storage, read> ap_cache: array<f32>;
 @group(0) @binding(27) var<storage, read_write> ap_out: array<f32>;
 
-var<workgroup> at_scores: array<f32, AT_CHUNK>;
-var<workgroup> at_q: array<vec4<f32>, 64>;
-var<workgroup> at_red: array<f32, AT_WG>;
-var<workgroup> at_part: array<vec4<f32>, AT_WG>;
+var<workgroup> at_q: array<f32, 256>;
+// One-row: the scores, then the value factors vs. Tiled: the scores, then the weights.
+var<workgroup> at_s: array<f32, AT_CHUNK>;
+// One-row: the maximum before each key, then the rescaling factors ms.
+var<workgroup> at_ms: array<f32, AT_CHUNK>;
+// The running maximum and sum (tiled: the tile's rescaling factor in at_step.z).
+var<workgroup> at_step: vec3<f32>;
 
-// The workgroup's maximum (take_max) or sum of `v` (called in uniform control flow by every invocation).
-fn at_reduce(lid: u32, v: f32, take_max: bool) -> f32 {
-    at_red[lid] = v;
-    workgroupBarrier();
-    for (var s = AT_WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            let other = at_red[lid + s];
-            at_red[lid] = select(at_red[lid] + other, max(at_red[lid], other), take_max);
-        }
-        workgroupBarrier();
-    }
-    let total = at_red[0];
-    workgroupBarrier();
-    return total;
-}
-
+// The attention of query `t` of head `head` (kv head offset `kvh`) over keys 0 .. visible − 1, written to out.
 @compute @workgroup_size(64, 1, 1)
 fn attention(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    opaque_zero = u32(ap.heads == 0u);
     let g = wg.x + wg.y * groups.x;
     if (g >= ap.tokens * ap.heads) {
         return;
     }
     let t = g / ap.heads;
     let head = g % ap.heads;
-    let w = ap.head_dim / 4u;
-    let kv4 = ap.kv_heads * w;
-    let kvh = (head / (ap.heads / ap.kv_heads)) * w;
+    let kv = ap.kv_heads * ap.head_dim;
+    let kvh = (head / (ap.heads / ap.kv_heads)) * ap.head_dim;
     let visible = ap.start + t + 1u;
+    let tiled = ap.tokens >= 64u;
     let q_at = t * ap.stride + head * ap.head_dim;
-    for (var c = lid; c < w; c += AT_WG) {
-        at_q[c] = vec4<f32>(ap_qkv[q_at + 4u * c], ap_qkv[q_at + 4u * c + 1u], ap_qkv[q_at + 4u * c + 2u],
-                            ap_qkv[q_at + 4u * c + 3u]);
+    for (var c = lid; c < ap.head_dim; c += AT_WG) {
+        at_q[c] = select(round_f16(ap_qkv[q_at + c]), ap_qkv[q_at + c], tiled);
     }
     workgroupBarrier();
-    let parts = AT_WG / w;
-    let part = lid / w;
-    let col = lid % w;
-    let values = ap.cap * kv4;
-    var top = 0.0;
-    var total = 0.0;
     var acc = vec4<f32>(0.0);
+    if (tiled) {
+        acc = at_tiled(lid, visible, kvh);
+    } else {
+        acc = at_one_row(lid, visible, kvh);
+    }
+    let sum = workgroupUniformLoad(&at_step).y;
+    let inv = select(recip(sum), 0.0, sum == 0.0);
+    let o = t * ap.heads * ap.head_dim + head * ap.head_dim;
+    for (var i = 0u; i < 4u; i += 1u) {
+        let c = lid + i * AT_WG;
+        if (c < ap.head_dim) {
+            ap_out[o + c] = acc[i] * inv;
+        }
+    }
+}
+
+// ggml's one-row kernel (`ggml_compute_forward_flash_attn_ext_f16_one_chunk`): returns this invocation's
+// accumulators (columns lid + 64i), rounded to f16; at_step.y: the sum S.
+fn at_one_row(lid: u32, visible: u32, kvh: u32) -> vec4<f32> {
+    let kv = ap.kv_heads * ap.head_dim;
+    let values = ap.cap * kv;
+    var acc = vec4<f32>(0.0);
+    var m = 0.0;
+    var sum = 0.0;
     for (var c0 = 0u; c0 < visible; c0 += AT_CHUNK) {
         let n = min(AT_CHUNK, visible - c0);
-        var chunk_top = -3.4e38;
         for (var j = lid; j < n; j += AT_WG) {
-            let k = (c0 + j) * kv4 + kvh;
-            var s4 = vec4<f32>(0.0);
-            for (var c = 0u; c < w; c += 1u) {
-                s4 += at_q[c] * ap_cache[k + c];
+            // q and k hold f16 values: each product is exact in f32, and its f64 sum is emulated.
+            let key = (c0 + j) * kv + kvh;
+            var dot = Big(vec4<u32>(0u), 0, false);
+            for (var c = 0u; c < ap.head_dim; c += 1u) {
+                dot = big_add(dot, big_f32(at_q[c] * ap_cache[key + c]));
             }
-            let s = ((s4.x + s4.y) + (s4.z + s4.w)) * ap.scale;
-            at_scores[j] = s;
-            chunk_top = max(chunk_top, s);
+            at_s[j] = keep(big_to_f32(dot) * ap.scale);
         }
-        chunk_top = at_reduce(lid, chunk_top, true);
-        let first = c0 == 0u;
-        let new_top = select(max(top, chunk_top), chunk_top, first);
-        let alpha = select(exp(top - new_top), 0.0, first);
-        var sum = 0.0;
-        for (var j = lid; j < n; j += AT_WG) {
-            let p = exp(at_scores[j] - new_top);
-            at_scores[j] = p;
-            sum += p;
-        }
-        // The reduction's barriers also publish every invocation's at_scores.
-        sum = at_reduce(lid, sum, false);
-        total = total * alpha + sum;
-        acc *= alpha;
-        if (part < parts) {
-            for (var j = part; j < n; j += parts) {
-                acc += at_scores[j] * ap_cache[values + (c0 + j) * kv4 + kvh + col];
+        workgroupBarrier();
+        if (lid == 0u) {
+            // The running maximum before each key (the very first key has none: it sets ms = 0 below).
+            for (var j = 0u; j < n; j += 1u) {
+                at_ms[j] = m;
+                if (c0 + j == 0u || at_s[j] > m) {
+                    m = at_s[j];
+                }
             }
         }
-        top = new_top;
+        workgroupBarrier();
+        for (var j = lid; j < n; j += AT_WG) {
+            let s = at_s[j];
+            let before = at_ms[j];
+            var ms = 1.0;
+            var vs = 1.0;
+            if (c0 + j == 0u) {
+                ms = 0.0; // expf(−∞)
+            } else if (s > before) {
+                ms = expf_glibc(before - s);
+            } else {
+                vs = expf_glibc(s - before);
+            }
+            at_ms[j] = ms;
+            at_s[j] = vs;
+        }
+        workgroupBarrier();
+        for (var j = 0u; j < n; j += 1u) {
+            let ms = at_ms[j];
+            let vs = at_s[j];
+            let at = values + (c0 + j) * kv + kvh;
+            for (var i = 0u; i < 4u; i += 1u) {
+                let c = lid + i * AT_WG;
+                if (c < ap.head_dim) {
+                    let scaled = round_f16(keep(acc[i] * ms));
+                    acc[i] = round_f16(scaled + keep(ap_cache[at + c] * vs));
+                }
+            }
+            sum = keep(sum * ms) + vs;
+        }
         workgroupBarrier();
     }
-    at_part[lid] = acc;
-    workgroupBarrier();
-    if (lid < w) {
-        var out = vec4<f32>(0.0);
-        for (var p = 0u; p < parts; p += 1u) {
-            out += at_part[p * w + lid];
-        }
-        out /= total;
-        let o = t * ap.heads * ap.head_dim + head * ap.head_dim + 4u * lid;
-        for (var e = 0u; e < 4u; e += 1u) {
-            ap_out[o + e] = out[e];
-        }
+    if (lid == 0u) {
+        at_step.y = sum;
     }
+    return acc;
+}
+
+// ggml's tiled kernel (`ggml_compute_forward_flash_attn_ext_tiled`), one query row: returns this invocation's
+// accumulators (columns lid + 64i); at_step.y: the sum S.
+fn at_tiled(lid: u32, visible: u32, kvh: u32) -> vec4<f32> {
+    let kv = ap.kv_heads * ap.head_dim;
+    let values = ap.cap * kv;
+    var acc = vec4<f32>(0.0);
+    for (var c0 = 0u; c0 < visible; c0 += AT_WG) {
+        let n = min(AT_WG, visible - c0);
+        // Key lid of the tile: its score, in f32 in element order.
+        if (lid < n) {
+            let key = (c0 + lid) * kv + kvh;
+            var dot = 0.0;
+            for (var c = 0u; c < ap.head_dim; c += 1u) {
+                dot += keep(at_q[c] * ap_cache[key + c]);
+            }
+            at_s[lid] = keep(dot * ap.scale);
+        }
+        workgroupBarrier();
+        if (lid == 0u) {
+            var top = at_s[0];
+            for (var j = 1u; j < n; j += 1u) {
+                top = max(top, at_s[j]);
+            }
+            var step = at_step;
+            if (c0 == 0u) {
+                step = vec3<f32>(top, 0.0, 1.0); // nothing to rescale yet
+            } else if (top > step.x) {
+                step.z = expf_glibc(step.x - top);
+                step.y = keep(step.y * step.z);
+                step.x = top;
+            } else {
+                step.z = 1.0;
+            }
+            at_step = step;
+        }
+        let step = workgroupUniformLoad(&at_step);
+        if (lid < n) {
+            at_s[lid] = v_expf(at_s[lid] - step.x);
+        } else {
+            at_s[lid] = 0.0;
+        }
+        workgroupBarrier();
+        if (lid == 0u) {
+            // The weights four lanes at a time, those sums added in f64, then to S (ggml: S = S + sum in f64).
+            var total = Big(vec4<u32>(0u), 0, false);
+            for (var j = 0u; j < AT_WG; j += 4u) {
+                total = big_add(total, big_f32((at_s[j] + at_s[j + 1u]) + (at_s[j + 2u] + at_s[j + 3u])));
+            }
+            at_step.y = big_to_f32(big_add(big_f32(step.y), total));
+        }
+        for (var i = 0u; i < 4u; i += 1u) {
+            let c = lid + i * AT_WG;
+            if (c < ap.head_dim) {
+                var a = keep(acc[i] * step.z);
+                for (var j = 0u; j < n; j += 1u) {
+                    a += keep(at_s[j] * ap_cache[values + (c0 + j) * kv + kvh + c]);
+                }
+                acc[i] = a;
+            }
+        }
+        workgroupBarrier();
+    }
+    return acc;
 }
 
 // ---- swiglu: act[t][j] = gate / (1 + v_expf(−gate)) · up, from rows [gate (hidden) | up (hidden)] ----------------
@@ -977,13 +1365,14 @@ struct SwigluParams {
 
 @compute @workgroup_size(64, 1, 1)
 fn swiglu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    opaque_zero = u32(sw.total == 0u);
     let e = gid.x + gid.y * groups.x * 64u;
     if (e >= sw.total) {
         return;
     }
     let at = (e / sw.hidden) * 2u * sw.hidden + e % sw.hidden;
     let g = sw_gu[at];
-    sw_out[e] = g / (1.0 + v_expf(0.0 - g)) * sw_gu[at + sw.hidden];
+    sw_out[e] = div_rn(g, 1.0 + v_expf(0.0 - g)) * sw_gu[at + sw.hidden];
 }
 
 // ggml's SSE2 `ggml_v_expf`, one lane, line for line as ggml::v_expf.
@@ -991,14 +1380,15 @@ fn v_expf(x: f32) -> f32 {
     // ggml rounds x·log2(e) to an integer by adding and subtracting 1.5·2^23, which a driver may simplify away:
     // round() (half to even) is that rounding.
     let n = round(x * bitcast<f32>(0x3fb8aa3bu));
-    let b = (x - n * bitcast<f32>(0x3f317200u)) - n * bitcast<f32>(0x35bfbe8eu);
+    let b = (x - keep(n * bitcast<f32>(0x3f317200u))) - keep(n * bitcast<f32>(0x35bfbe8eu));
     let e = bitcast<u32>(i32(n)) << 23u;
     let k = bitcast<f32>(e + 0x3f800000u);
     let u = b * b;
-    let j = ((bitcast<f32>(0x3c072010u) * b + bitcast<f32>(0x3d2b9f17u)) * u
-        + (bitcast<f32>(0x3e2aaf33u) * b + bitcast<f32>(0x3efffedbu))) * u + bitcast<f32>(0x3f7ffff6u) * b;
+    let p1 = keep(bitcast<f32>(0x3c072010u) * b) + bitcast<f32>(0x3d2b9f17u);
+    let p2 = keep(bitcast<f32>(0x3e2aaf33u) * b) + bitcast<f32>(0x3efffedbu);
+    let j = keep(keep(keep(p1 * u) + p2) * u) + keep(bitcast<f32>(0x3f7ffff6u) * b);
     if (abs(n) <= 126.0 || n != n) {
-        return k * j + k;
+        return keep(k * j) + k;
     }
     let g = select(0u, 0x82000000u, n <= 0.0);
     let s1 = bitcast<f32>(g + 0x7f000000u);
@@ -1006,5 +1396,5 @@ fn v_expf(x: f32) -> f32 {
     if (abs(n) > 192.0) {
         return s1 * s1;
     }
-    return (s2 * j + s2) * s1;
+    return (keep(s2 * j) + s2) * s1;
 }
