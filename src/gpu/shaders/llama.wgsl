@@ -699,15 +699,71 @@ fn expf_glibc(x: f32) -> f32 {
     let zero = Big(vec4<u32>(0u), 0, false);
     let invln2n = big_f64(0x40471547u, 0x652b82feu);
     let xd = big_f32(x);
-    let kd = big_fma(invln2n, xd, big_f64(0x43380000u, 0u)); // 1.5 · 2^52 + k
-    let k = bitcast<i32>(kd.m.x);
-    let r = big_fma(invln2n, xd, Big(vec4<u32>(u32(abs(k)), 0u, 0u, 0u), 0, k > 0));
-    let t = EXPF_TAB[u32(k) & 31u];
-    let s = big_f64(t.x + (u32(k) << 15u), t.y);
-    let z = big_fma(big_f64(0x3ebc6af8u, 0x4b912394u), r, big_f64(0x3f2ebfceu, 0x50fac4f3u));
-    let r2 = big_fma(r, r, zero);
-    let y = big_fma(z, r2, big_fma(big_f64(0x3f962e42u, 0xff0c52d6u), r, big_f64(0x3ff00000u, 0u)));
-    return big_to_f32(big_fma(y, s, zero));
+    // glibc's seven binary64 operations in order, through one call of big_fma (so that a compiler that inlines
+    // everything emits the emulation once): kd = fma(32/ln 2, x, 1.5·2^52) (= 1.5·2^52 + k), r = fma(32/ln 2, x, −k),
+    // z = fma(C0, r, C1), r² = r·r, y = fma(C2, r, 1), y = fma(z, r², y), and y·s with s = 2^(k/32).
+    var k = 0;
+    var r = zero;
+    var z = zero;
+    var r2 = zero;
+    var y = zero;
+    var s = zero;
+    for (var step = 0u; step < 7u; step += 1u) {
+        var a = r;
+        var b = r;
+        var c = zero;
+        switch step {
+            case 0u: {
+                a = invln2n;
+                b = xd;
+                c = big_f64(0x43380000u, 0u);
+            }
+            case 1u: {
+                a = invln2n;
+                b = xd;
+                c = Big(vec4<u32>(u32(abs(k)), 0u, 0u, 0u), 0, k > 0);
+            }
+            case 2u: {
+                a = big_f64(0x3ebc6af8u, 0x4b912394u);
+                c = big_f64(0x3f2ebfceu, 0x50fac4f3u);
+            }
+            case 4u: {
+                a = big_f64(0x3f962e42u, 0xff0c52d6u);
+                c = big_f64(0x3ff00000u, 0u);
+            }
+            case 5u: {
+                a = z;
+                b = r2;
+                c = y;
+            }
+            case 6u: {
+                a = y;
+                b = s;
+            }
+            default: {} // 3: r · r
+        }
+        let v = big_fma(a, b, c);
+        switch step {
+            case 0u: {
+                k = bitcast<i32>(v.m.x);
+                let t = EXPF_TAB[u32(k) & 31u];
+                s = big_f64(t.x + (u32(k) << 15u), t.y);
+            }
+            case 1u: {
+                r = v;
+            }
+            case 2u: {
+                z = v;
+            }
+            case 3u: {
+                r2 = v;
+            }
+            default: {
+                y = v;
+            }
+        }
+    }
+    return big_to_f32(y);
 }
 
 // expf_check: y = expf_glibc(x) element-wise, for the parity test of the port (not part of the forward pass).
@@ -1249,19 +1305,14 @@ fn at_one_row(lid: u32, visible: u32, kvh: u32) -> vec4<f32> {
         }
         workgroupBarrier();
         for (var j = lid; j < n; j += AT_WG) {
+            // A new maximum rescales what came before by ms = expf(before − s), else the key weighs
+            // vs = expf(s − before); the very first key has no before: ms = expf(−∞) = 0.
             let s = at_s[j];
             let before = at_ms[j];
-            var ms = 1.0;
-            var vs = 1.0;
-            if (c0 + j == 0u) {
-                ms = 0.0; // expf(−∞)
-            } else if (s > before) {
-                ms = expf_glibc(before - s);
-            } else {
-                vs = expf_glibc(s - before);
-            }
-            at_ms[j] = ms;
-            at_s[j] = vs;
+            let grows = s > before;
+            let e = expf_glibc(select(s - before, before - s, grows));
+            at_ms[j] = select(select(1.0, e, grows), 0.0, c0 + j == 0u);
+            at_s[j] = select(e, 1.0, grows || c0 + j == 0u);
         }
         workgroupBarrier();
         for (var j = 0u; j < n; j += 1u) {
@@ -1328,12 +1379,17 @@ fn at_tiled(lid: u32, visible: u32, kvh: u32) -> vec4<f32> {
         }
         workgroupBarrier();
         if (lid == 0u) {
-            // The weights four lanes at a time, those sums added in f64, then to S (ggml: S = S + sum in f64).
+            // The weights four lanes at a time, those sums added in f64, then S (ggml: S + sum in f64; a binary64
+            // addition commutes, so S can come last through the same call).
             var total = Big(vec4<u32>(0u), 0, false);
-            for (var j = 0u; j < AT_WG; j += 4u) {
-                total = big_add(total, big_f32((at_s[j] + at_s[j + 1u]) + (at_s[j + 2u] + at_s[j + 3u])));
+            for (var j = 0u; j <= AT_WG; j += 4u) {
+                var x = step.y;
+                if (j < AT_WG) {
+                    x = (at_s[j] + at_s[j + 1u]) + (at_s[j + 2u] + at_s[j + 3u]);
+                }
+                total = big_add(total, big_f32(x));
             }
-            at_step.y = big_to_f32(big_add(big_f32(step.y), total));
+            at_step.y = big_to_f32(total);
         }
         for (var i = 0u; i < 4u; i += 1u) {
             let c = lid + i * AT_WG;
