@@ -244,7 +244,7 @@ fn rope_is_ggml_bit_for_bit_and_fills_the_cache() {
 
 /// ggml's flash attention (`ggml::attention`), bit for bit: the one-row kernel of calls under 64 tokens (decode and
 /// prefill at SmolLM2's shape, more than the 1024 keys of one chunk, odd groups and heads, the largest head) and the
-/// tiled kernel from 64 tokens on (one and two tiles of keys per query, an odd head). Keys and values are f16 values,
+/// tiled kernel from 64 tokens on (one and two tiles of keys per query, odd heads). Keys and values are f16 values,
 /// as in the cache; queries of a wider spread in two cases, so that the running maximum jumps far.
 #[test]
 fn attention_is_ggml_bit_for_bit() {
@@ -262,6 +262,8 @@ fn attention_is_ggml_bit_for_bit() {
         (4, 0, 3, 3, 4, 30.0),
         (64, 0, 3, 1, 64, 1.5),
         (70, 30, 2, 2, 20, 8.0),
+        (3, 9, 4, 2, 6, 3.0),
+        (66, 0, 2, 1, 6, 3.0),
     ];
     for (t, start, heads, kv_heads, hd, scale) in cases {
         let (dim, kv) = (heads * hd, kv_heads * hd);

@@ -37,7 +37,7 @@ use crate::nn::llama::{micro_batches, Llama, LlamaConfig, Logits};
 
 /// The WGSL source (validated with naga in tests/gpu_llama.rs).
 pub const SHADER: &str = include_str!("shaders/llama.wgsl");
-/// The largest head dimension the attention kernel supports (it must also be a multiple of 4).
+/// The largest head dimension the attention kernel supports (4 columns for each of its 64 invocations).
 pub const MAX_HEAD: usize = 256;
 /// Calls of at least this many tokens run the tiled mat-mul; shorter ones a mat-vec per token.
 pub const TILED_FROM: usize = 8;
@@ -416,10 +416,10 @@ struct AttentionShape {
 impl AttentionShape {
     fn check(&self) -> Result<()> {
         let AttentionShape { heads, kv_heads, head_dim, .. } = *self;
-        if head_dim == 0 || head_dim % 4 != 0 || head_dim > MAX_HEAD || kv_heads == 0 || heads % kv_heads != 0 {
+        if head_dim == 0 || head_dim > MAX_HEAD || kv_heads == 0 || heads % kv_heads != 0 {
             return Err(gpu_error(format!(
-                "attention of {heads} heads, {kv_heads} KV heads of {head_dim}: the kernel needs head_dim a \
-                 multiple of 4 up to {MAX_HEAD} and whole groups"
+                "attention of {heads} heads, {kv_heads} KV heads of {head_dim}: the kernel needs head_dim up to \
+                 {MAX_HEAD} and whole groups"
             )));
         }
         Ok(())
