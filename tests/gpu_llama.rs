@@ -78,11 +78,12 @@ fn quantize_matches_quantize_q8_exactly() {
     assert_eq!((q, d, s), (bytes_of(&want.q), want.d, want.s), "special blocks");
 }
 
-/// The quantised values of `quant::quantize_q8` (kept as i16 for the CPU kernels) as the GPU's bytes.
+/// The bit patterns of `v`, to compare runs of floats exactly.
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
+/// The quantised values of `quant::quantize_q8` (kept as i16 for the CPU kernels) as the GPU's bytes.
 fn bytes_of(q: &[[i16; 32]]) -> Vec<i8> {
     q.concat().into_iter().map(|v| i8::try_from(v).unwrap()).collect()
 }
@@ -245,7 +246,7 @@ fn rope_is_ggml_bit_for_bit_and_fills_the_cache() {
 /// ggml's flash attention (`ggml::attention`), bit for bit: the one-row kernel of calls under 64 tokens (decode and
 /// prefill at SmolLM2's shape, more than the 1024 keys of one chunk, odd groups and heads, the largest head) and the
 /// tiled kernel from 64 tokens on (one and two tiles of keys per query, odd heads). Keys and values are f16 values,
-/// as in the cache; queries of a wider spread in two cases, so that the running maximum jumps far.
+/// as in the cache; queries of several spreads (up to 30), so that the running maximum jumps far.
 #[test]
 fn attention_is_ggml_bit_for_bit() {
     let Some(gpu) = gpu() else { return };

@@ -21,7 +21,8 @@
 //! `attention` ↔ `ggml::attention` (ggml's one-row and tiled flash attention: f64 sums and glibc's `expf` emulated in
 //! integers, the one-row kernel's f16 accumulators). Products that ggml rounds before adding go through the shader's
 //! `keep`, which no compiler can fuse into a multiply-add, and divisions are correctly rounded in integers, so the
-//! kernels compute the CPU's bits on any device whose f32 `+`, `−` and `×` are IEEE's, as WGSL requires.
+//! kernels compute the CPU's bits on a device whose f32 `+`, `−` and `×` round as IEEE's do, as lavapipe's and
+//! SwiftShader's do (WGSL promises less: it allows flushing subnormals and reassociating, which would break this).
 //! [`Kernels`] exposes each kernel for the parity tests in tests/gpu_llama.rs.
 //!
 //! Device memory per call of t tokens: t × (5·dim + 2·kv + 3·hidden) f32 activations plus the logits (t × vocab

@@ -160,7 +160,7 @@ fn div_rn(a: f32, b: f32) -> f32 {
     var r = 0u;
     var q = 0u;
     for (var i = 0; i < 49; i += 1) {
-        r = 2u * r + select(0u, (ma >> u32(23 - i)) & 1u, i <= 23);
+        r = 2u * r + select(0u, (ma >> u32(max(23 - i, 0))) & 1u, i <= 23);
         q <<= 1u;
         if (r >= mb) {
             r -= mb;
@@ -519,12 +519,12 @@ fn place(m: vec4<u32>, shift: i32) -> vec4<u32> {
 
 // a + b rounded to binary64: both placed with the larger one's top bit at bit 125, the smaller one's lost bits
 // folded into its lowest bit (at least 70 bits below the rounding point, so it only breaks ties), added or
-// subtracted, rounded once. An exact zero is +0.
+// subtracted, rounded once. An exact zero is +0 unless both are −0, as in IEEE arithmetic.
 fn big_add(a: Big, b: Big) -> Big {
     let na = bitlen128(a.m);
     let nb = bitlen128(b.m);
     if (na == 0u) {
-        return round53(b);
+        return round53(Big(b.m, b.e, b.neg && (nb != 0u || a.neg)));
     }
     if (nb == 0u) {
         return round53(a);
@@ -1205,7 +1205,8 @@ fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // (v_expf) summed four at a time and then in f64, the weighted values in f32. The sequential parts (the running
 // maximum, the accumulators) keep ggml's order: keys in order, one invocation per column (head_dim ≤ 256, 4 per
 // invocation); the scores and exponentials are computed in parallel between barriers. Keys go in chunks of 1024
-// (one-row) or 64 (tiled) through workgroup memory.
+// (one-row) or 64 (tiled) through workgroup memory. Scores that are not finite (a model gone wrong) are the one
+// case not reproduced: ggml turns them into NaN, the emulated sums into large finite values.
 
 const AT_WG: u32 = 64u;
 const AT_CHUNK: u32 = 1024u;
