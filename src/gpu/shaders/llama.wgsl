@@ -1249,7 +1249,6 @@ fn attention(
     }
     let t = g / ap.heads;
     let head = g % ap.heads;
-    let kv = ap.kv_heads * ap.head_dim;
     let kvh = (head / (ap.heads / ap.kv_heads)) * ap.head_dim;
     let visible = ap.start + t + 1u;
     let tiled = ap.tokens >= 64u;
