@@ -93,6 +93,59 @@ fn byte_to_char() -> [char; 256] {
     table
 }
 
+// The loops over the ~49k tokens and merges live in small functions of their own, never inlined. V8 compiles a wasm
+// function again with its optimising compiler once it has run for a while, and the loops would make the whole of
+// `Llama::from_gguf`, into which everything else is inlined, that hot: compiling a function that size took 12.5 MB
+// of compiler memory, which glibc keeps, to speed up a function that runs once (`benches/llama.mjs` measures the
+// memory a loaded model adds).
+
+/// `tokenizer.ggml.tokens` as the `tokenizers` crate's vocabulary (token → id).
+#[inline(never)]
+fn vocab(tokens: &[&str]) -> Vocab {
+    tokens.iter().enumerate().map(|(i, t)| ((*t).to_owned(), i as u32)).collect()
+}
+
+/// `tokenizer.ggml.merges` (`"a b"` each) as pairs.
+#[inline(never)]
+fn merges(merges: &[&str]) -> Result<Vec<(String, String)>> {
+    merges
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .ok_or_else(|| model(format!("tokenizer.ggml.merges[{i}] `{m}` is not two tokens")))
+        })
+        .collect()
+}
+
+/// The tokens' bytes one after another, where each ends, and the control tokens (text, id).
+struct TokenBytes {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+    controls: Vec<(String, u32)>,
+}
+
+#[inline(never)]
+fn token_bytes(tokens: &[&str], types: &[i32]) -> Result<TokenBytes> {
+    let table = byte_to_char();
+    let back: HashMap<char, u8> = table.iter().enumerate().map(|(b, c)| (*c, b as u8)).collect();
+    let mut controls = Vec::new();
+    let (mut bytes, mut ends) = (Vec::new(), Vec::with_capacity(tokens.len()));
+    for (id, (t, ty)) in tokens.iter().zip(types).enumerate() {
+        if *ty == CONTROL {
+            controls.push(((*t).to_owned(), id as u32));
+            bytes.extend_from_slice(t.as_bytes());
+        } else {
+            bytes.extend(t.chars().map(|c| back.get(&c).copied().unwrap_or(b'?')));
+        }
+        let end = u32::try_from(bytes.len()).map_err(|_| model("tokenizer.ggml.tokens: over 4 GiB of text"))?;
+        ends.push(end);
+    }
+    bytes.shrink_to_fit();
+    Ok(TokenBytes { bytes, ends, controls })
+}
+
 impl BpeTokenizer {
     /// The tokenizer stored in a GGUF file's metadata.
     ///
@@ -114,19 +167,9 @@ impl BpeTokenizer {
                 tokens.len()
             )));
         }
-        let merges = gguf
-            .strings("tokenizer.ggml.merges")?
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                m.split_once(' ')
-                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                    .ok_or_else(|| model(format!("tokenizer.ggml.merges[{i}] `{m}` is not two tokens")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let vocab: Vocab = tokens.iter().enumerate().map(|(i, t)| ((*t).to_owned(), i as u32)).collect();
+        let merges = merges(&gguf.strings("tokenizer.ggml.merges")?)?;
         let bpe = BPE::builder()
-            .vocab_and_merges(vocab, merges)
+            .vocab_and_merges(vocab(&tokens), merges)
             .build()
             .map_err(|e| model(format!("tokenizer.ggml.merges: {e}")))?;
         let byte_level = ByteLevel::new(false, false, true);
@@ -139,21 +182,7 @@ impl BpeTokenizer {
         };
         let mut inner = Tokenizer::new(bpe);
         inner.with_pre_tokenizer(Some(pre_tokenizer));
-        let table = byte_to_char();
-        let back: HashMap<char, u8> = table.iter().enumerate().map(|(b, c)| (*c, b as u8)).collect();
-        let mut controls = Vec::new();
-        let (mut bytes, mut ends) = (Vec::new(), Vec::with_capacity(tokens.len()));
-        for (id, (t, ty)) in tokens.iter().zip(&types).enumerate() {
-            if *ty == CONTROL {
-                controls.push(((*t).to_owned(), id as u32));
-                bytes.extend_from_slice(t.as_bytes());
-            } else {
-                bytes.extend(t.chars().map(|c| back.get(&c).copied().unwrap_or(b'?')));
-            }
-            let end = u32::try_from(bytes.len()).map_err(|_| model("tokenizer.ggml.tokens: over 4 GiB of text"))?;
-            ends.push(end);
-        }
-        bytes.shrink_to_fit();
+        let TokenBytes { bytes, ends, mut controls } = token_bytes(&tokens, &types)?;
         controls.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
         let id = |key: &str| gguf.u32(key).ok();
         let mut end: Vec<u32> =
