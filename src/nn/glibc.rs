@@ -8,7 +8,7 @@
 //! `sincosf.h` and `sincosf_data.c`) compiled with `-mfma -mavx2`, so GCC
 //! contracted many `a * b + c` expressions into fused multiply-adds. Rounding
 //! differs between a fused and an unfused evaluation, so to reproduce glibc's
-//! results exactly each port uses [`f64::mul_add`] at precisely the places where
+//! results exactly each port uses a fused [`fma`] at precisely the places where
 //! the disassembly of the glibc 2.36 Debian binary
 //! (`/lib/x86_64-linux-gnu/libm.so.6`) shows a `vfmadd`/`vfmsub`/`vfnmadd`
 //! instruction, and a plain multiply followed by an add everywhere else.
@@ -20,8 +20,9 @@
 //!
 //! Everything is done with IEEE-754 binary64 arithmetic in round-to-nearest,
 //! which is what the glibc code uses too, so the results are identical on every
-//! target with IEEE `f64` and a correctly rounded fused multiply-add
-//! (including `wasm32`, where `f64::mul_add` is computed in software exactly).
+//! target with IEEE `f64`. The fused multiply-adds are [`fma`]: exact, from
+//! plain double operations, because wasm has no fma instruction and the
+//! software `f64::mul_add` it falls back to is slow.
 
 #![forbid(unsafe_code)]
 // The single-letter names mirror the glibc sources to ease auditing.
@@ -75,6 +76,60 @@ const EXPF_C0: f64 = f64::from_bits(0x3ebc_6af8_4b91_2394);
 const EXPF_C1: f64 = f64::from_bits(0x3f2e_bfce_50fa_c4f3);
 const EXPF_C2: f64 = f64::from_bits(0x3f96_2e42_ff0c_52d6);
 
+/// `a·b + c` rounded once, as a fused multiply-add rounds it.
+///
+/// wasm has no fma instruction, and `f64::mul_add` there is compiler-builtins' software fma (128-bit integer
+/// arithmetic): 14% of a decoding step of SmolLM2 at a few hundred positions, where attention calls `expf` once per
+/// key. This is Boldo and Melquiond's emulation ("Emulation of FMA and correctly rounded sums: proved algorithms
+/// using rounding to odd", IEEE TC 2008): the product split exactly into `uh + ul` (Dekker), `c + uh` split
+/// exactly into `th + tl` (Knuth's two-sum), `tl + ul` rounded to odd, then one rounding to nearest. It is exact
+/// while no step overflows or underflows; outside a safe range (and for zeros, infinities and NaN) it defers to
+/// `f64::mul_add`. The tests check it against `f64::mul_add` on products near cancellation and on midpoints.
+#[must_use]
+pub fn fma(a: f64, b: f64, c: f64) -> f64 {
+    const LOW: f64 = f64::from_bits(0x2d30_0000_0000_0000); // 2^-300
+    const HIGH: f64 = f64::from_bits(0x52b0_0000_0000_0000); // 2^300
+    let p = a * b;
+    let safe = |x: f64| x.abs() < HIGH;
+    if !(p.abs() > LOW && safe(p) && safe(a) && safe(b) && safe(c)) {
+        return a.mul_add(b, c);
+    }
+    let (uh, ul) = (p, product_error(a, b, p));
+    let (th, tl) = two_sum(c, uh);
+    th + add_odd(tl, ul)
+}
+
+/// Dekker's split of `x` into a high half of 26 bits and the rest: `x = hi + lo` exactly.
+fn split(x: f64) -> (f64, f64) {
+    let t = 134_217_729.0 * x; // 2^27 + 1
+    let hi = t - (t - x);
+    (hi, x - hi)
+}
+
+/// `a·b − p` exactly, for `p = a·b` rounded (Dekker's product; needs no overflow or underflow).
+fn product_error(a: f64, b: f64, p: f64) -> f64 {
+    let ((ah, al), (bh, bl)) = (split(a), split(b));
+    ((ah * bh - p) + ah * bl + al * bh) + al * bl
+}
+
+/// `(s, e)` with `s = x + y` rounded and `s + e = x + y` exactly (Knuth).
+fn two_sum(x: f64, y: f64) -> (f64, f64) {
+    let s = x + y;
+    let v = s - x;
+    (s, (x - (s - v)) + (y - v))
+}
+
+/// `x + y` rounded to odd: truncated, then the last bit set when the sum was inexact.
+fn add_odd(x: f64, y: f64) -> f64 {
+    let (s, e) = two_sum(x, y);
+    if e == 0.0 || s.to_bits() & 1 == 1 {
+        return s;
+    }
+    // s is even and not exact: the odd neighbour on e's side is the rounding to odd.
+    let away = (e > 0.0) == (s > 0.0);
+    f64::from_bits(if away { s.to_bits() + 1 } else { s.to_bits() - 1 })
+}
+
 /// Top 12 bits of the exponent field of `x` (sign excluded), as in glibc's
 /// `abstop12` / `top12(x) & 0x7ff`.
 #[inline]
@@ -118,18 +173,18 @@ pub fn expf(x: f32) -> f32 {
         }
     }
     let xd = f64::from(x);
-    let kd = EXPF_INVLN2N.mul_add(xd, EXPF_SHIFT);
+    let kd = fma(EXPF_INVLN2N, xd, EXPF_SHIFT);
     let ki = kd.to_bits();
     let kd = kd - EXPF_SHIFT;
-    let r = EXPF_INVLN2N.mul_add(xd, -kd);
+    let r = fma(EXPF_INVLN2N, xd, -kd);
     // ki % 32 < 32, so the index cast is lossless.
     #[allow(clippy::cast_possible_truncation)]
     let t = EXP2F_TAB[(ki % 32) as usize].wrapping_add(ki << 47);
     let s = f64::from_bits(t);
-    let z = EXPF_C0.mul_add(r, EXPF_C1);
+    let z = fma(EXPF_C0, r, EXPF_C1);
     let r2 = r * r;
-    let y = EXPF_C2.mul_add(r, 1.0);
-    let y = z.mul_add(r2, y);
+    let y = fma(EXPF_C2, r, 1.0);
+    let y = fma(z, r2, y);
     let y = y * s;
     #[allow(clippy::cast_possible_truncation)]
     let out = y as f32;
@@ -239,17 +294,17 @@ fn invalid(y: f32) -> f32 {
 fn sinf_poly(x: f64, x2: f64, p: &SinCos, n: u32) -> f32 {
     let r = if n & 1 == 0 {
         let x3 = x * x2;
-        let s1 = x2.mul_add(p.s3, p.s2);
+        let s1 = fma(x2, p.s3, p.s2);
         let x7 = x3 * x2;
-        let s = x3.mul_add(p.s1, x);
-        s1.mul_add(x7, s)
+        let s = fma(x3, p.s1, x);
+        fma(s1, x7, s)
     } else {
         let x4 = x2 * x2;
-        let c2 = x2.mul_add(p.c4, p.c3);
-        let c1 = x2.mul_add(p.c1, p.c0);
+        let c2 = fma(x2, p.c4, p.c3);
+        let c1 = fma(x2, p.c1, p.c0);
         let x6 = x4 * x2;
-        let c = x4.mul_add(p.c2, c1);
-        c2.mul_add(x6, c)
+        let c = fma(x4, p.c2, c1);
+        fma(c2, x6, c)
     };
     #[allow(clippy::cast_possible_truncation)]
     let out = r as f32;
@@ -265,7 +320,7 @@ fn reduce_fast(x: f64) -> (f64, u32) {
     // |r| < 120 * 2^24 * 2/pi < 2^31, so the truncating cast is exact C semantics.
     #[allow(clippy::cast_possible_truncation)]
     let n = (r as i32).wrapping_add(0x0080_0000) >> 24;
-    let xr = (-f64::from(n)).mul_add(HPI, x);
+    let xr = fma(-f64::from(n), HPI, x);
     #[allow(clippy::cast_sign_loss)]
     let n = n as u32;
     (xr, n)
@@ -387,6 +442,60 @@ mod tests {
             ] {
                 assert!(ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()), "{name}({x:e})");
             }
+        }
+    }
+
+    /// Checks `fma` against `f64::mul_add` (correctly rounded: glibc's `fma`, or the instruction).
+    fn check(a: f64, b: f64, c: f64) {
+        let (ours, theirs) = (super::fma(a, b, c), a.mul_add(b, c));
+        assert!(
+            ours.to_bits() == theirs.to_bits(),
+            "fma({a:e}, {b:e}, {c:e}) = {ours:e}, correctly rounded {theirs:e}"
+        );
+    }
+
+    /// Random operands of every sign and of exponents across and beyond the emulation's range, with `c` drawn so that
+    /// the sum cancels the product (`c` = −RN(a·b) nudged by a few ulps, or by a tiny amount) or makes it a midpoint
+    /// between two doubles (`c` = half an ulp of the product, the hardest case for a double rounding), or at random.
+    #[test]
+    fn fma_is_correctly_rounded() {
+        // ±[1, 2) · 2^e with e uniform in −span..=span.
+        fn any(rng: &mut crate::rng::Stream, span: u32) -> f64 {
+            let m = 1.0 + rng.uniform();
+            let e = (rng.next_u32() % (2 * span + 1)) as i32 - span as i32;
+            let sign = if rng.next_u32() & 1 == 1 { -1.0 } else { 1.0 };
+            sign * m * 2f64.powi(e)
+        }
+        let mut rng = crate::rng::Stream::new(7, 0);
+        for i in 0..2_000_000 {
+            if i % 6 == 5 {
+                // a·b = 2^e (1 − u²) rounds to 2^e, half an ulp of an odd c: the product's error decides whether
+                // c + a·b rounds down; a naive c + uh + ul rounds it up half of the time.
+                let u = f64::from(1 + rng.next_u32() % (1 << 26)) * 2f64.powi(-52);
+                let e = (rng.next_u32() % 400) as i32 - 200;
+                let c = f64::from(2 * (rng.next_u32() % (1 << 20)) + 1) + 2f64.powi(52);
+                let sign = if rng.next_u32() & 1 == 1 { -1.0 } else { 1.0 };
+                check((1.0 + u) * 2f64.powi(e), sign * (1.0 - u), sign * c * 2f64.powi(e + 1));
+                continue;
+            }
+            let (a, b) = (any(&mut rng, 320), any(&mut rng, 320));
+            let p = a * b;
+            let ulp = f64::from_bits(p.abs().to_bits() + 1) - p.abs();
+            let small = f64::from(any(&mut rng, 2) as i32); // an integer in −7..=7
+            let c = match i % 5 {
+                0 => -p + small * ulp,
+                1 => -p * (1.0 + small * f64::EPSILON),
+                2 => 0.5 * ulp.copysign(small) + any(&mut rng, 3) * ulp * 2f64.powi(-60),
+                3 => any(&mut rng, 330),
+                _ => p * any(&mut rng, 60),
+            };
+            check(a, b, c);
+        }
+        for (a, b, c) in
+            [(0.0, 1.0, -0.0), (-0.0, 1.0, 0.0), (1e300, 1e300, 1.0), (1e-200, 1e-200, -0.0), (f64::NAN, 1.0, 1.0)]
+        {
+            let (ours, theirs) = (super::fma(a, b, c), a.mul_add(b, c));
+            assert!(ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()));
         }
     }
 }
