@@ -11,9 +11,9 @@ rm -rf pkg/wasm
 wasm-bindgen --target web --out-dir pkg/wasm --out-name arbiter target/wasm32-unknown-unknown/release/arbiter.wasm
 # -ocimfs 50: a function with one caller is inlined only when small. Binaryen inlines every such function by
 # default, whatever its size, and so made one 24 KB function of the whole model loader; V8 recompiled it with its
-# optimising compiler, in vain (it runs once), and that took 12 MB of compiler memory that glibc keeps. With the
-# loader's loops left in functions of their own (src/nn/bpe.rs), loading SmolLM2 adds 1.18x the file's size to the
-# RSS instead of 1.29x (benches/llama.mjs); speed and gzip size are unchanged.
+# optimising compiler, in vain (it runs once), and that took 12.6 MB of compiler memory that glibc keeps. With the
+# loader's loops left in functions of their own (src/nn/bpe.rs), loading SmolLM2 adds 1.13-1.18x the file's size to
+# Node's RSS instead of 1.24-1.33x (benches/llama.mjs); speed is unchanged (benches/llama-ab.mjs), gzip 10 KB smaller.
 node_modules/.bin/wasm-opt -ocimfs 50 -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   pkg/wasm/arbiter_bg.wasm -o pkg/wasm/arbiter_bg.wasm

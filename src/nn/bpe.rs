@@ -95,7 +95,7 @@ fn byte_to_char() -> [char; 256] {
 
 // The loops over the ~49k tokens and merges live in small functions of their own, never inlined. V8 compiles a wasm
 // function again with its optimising compiler once it has run for a while, and the loops would make the whole of
-// `Llama::from_gguf`, into which everything else is inlined, that hot: compiling a function that size took 12.5 MB
+// `Llama::from_gguf`, into which everything else is inlined, that hot: compiling a function that size took 12.6 MB
 // of compiler memory, which glibc keeps, to speed up a function that runs once (`benches/llama.mjs` measures the
 // memory a loaded model adds).
 

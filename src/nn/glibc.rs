@@ -455,8 +455,10 @@ mod tests {
     }
 
     /// Random operands of every sign and of exponents across and beyond the emulation's range, with `c` drawn so that
-    /// the sum cancels the product (`c` = −RN(a·b) nudged by a few ulps, or by a tiny amount) or makes it a midpoint
-    /// between two doubles (`c` = half an ulp of the product, the hardest case for a double rounding), or at random.
+    /// the sum cancels the product (`c` = −RN(a·b) nudged by a few ulps, or by a relative few ε), or falls near half
+    /// an ulp of the product, or at random; and one case in six built so that `c + a·b` lies just off a midpoint
+    /// between two doubles, where rounding `tl + ul` to nearest instead of to odd gives the wrong neighbour (that
+    /// variant fails this test).
     #[test]
     fn fma_is_correctly_rounded() {
         // ±[1, 2) · 2^e with e uniform in −span..=span.
