@@ -93,7 +93,9 @@ fn byte_to_char() -> [char; 256] {
     table
 }
 
-// The loops over the ~49k tokens and merges live in small functions of their own, never inlined. V8 compiles a wasm
+// The loops over the ~49k tokens and merges live in small functions of their own, kept out of their caller:
+// `#[inline(never)]` for LLVM, and `wasm-opt -ocimfs 50` (scripts/build-wasm.sh) for binaryen, which otherwise
+// inlines every function that has one caller, whatever its size. V8 compiles a wasm
 // function again with its optimising compiler once it has run for a while, and the loops would make the whole of
 // `Llama::from_gguf`, into which everything else is inlined, that hot: compiling a function that size took 12.6 MB
 // of compiler memory, which glibc keeps, to speed up a function that runs once (`benches/llama.mjs` measures the
