@@ -18,6 +18,9 @@
 use super::glibc;
 use super::quant::round_f16;
 
+#[cfg(target_arch = "wasm32")]
+mod simd;
+
 /// ggml's `GGML_FA_TILE_Q` and `GGML_FA_TILE_KV`: query rows per tiled batch and keys per tile.
 const TILE: usize = 64;
 
@@ -157,9 +160,21 @@ impl Cache<'_> {
 /// f16, scores summed in f64, an online softmax with `expf`, the weighted values accumulated in f16.
 fn one_row(q: &[f32], cache: &Cache, visible: usize, scale: f32) -> Vec<f32> {
     let q16: Vec<f32> = q.iter().map(|&x| round_f16(x)).collect();
+    #[cfg(target_arch = "wasm32")]
+    {
+        let (keys, values) = (&cache.keys[cache.offset..], &cache.values[cache.offset..]);
+        simd::one_row(&q16, keys, values, cache.stride, visible, scale, glibc::expf)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    portable_one_row(&q16, cache, visible, scale)
+}
+
+/// [`one_row`] on targets without a SIMD kernel (wasm: [`simd::one_row`], bit for bit the same).
+#[cfg(not(target_arch = "wasm32"))]
+fn portable_one_row(q16: &[f32], cache: &Cache, visible: usize, scale: f32) -> Vec<f32> {
     let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
-    let mut acc = vec![0.0f32; q.len()];
-    let scores = scores(&q16, cache, visible);
+    let mut acc = vec![0.0f32; q16.len()];
+    let scores = scores(q16, cache, visible);
     for (p, dot) in scores.into_iter().enumerate() {
         let score = dot as f32 * scale;
         let (mut ms, mut vs) = (1.0f32, 1.0f32);
@@ -183,6 +198,7 @@ fn one_row(q: &[f32], cache: &Cache, visible: usize, scale: f32) -> Vec<f32> {
 
 /// The f64 dot products of `q` with the keys `0..visible`, each summed in element order as ggml sums it; four keys
 /// at a time, so that four independent sums hide the latency of each one's additions.
+#[cfg(not(target_arch = "wasm32"))]
 fn scores(q: &[f32], cache: &Cache, visible: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(visible);
     let mut p = 0;

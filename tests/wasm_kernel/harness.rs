@@ -1,9 +1,12 @@
-//! The wasm SIMD kernel (src/nn/quant/simd.rs) against plain scalar arithmetic, bit for bit, for Q4_0, Q4_1 and
-//! Q8_0 rows of 1 to 48 blocks (the four-block groups and every tail length) and 1 to 7 activation rows; then its
-//! time per block (Node, one thread). The crate itself has no Rust test runner for wasm32, and the
-//! shipped model has no Q4_0 tensor, so this is where that format's wasm path is checked.
-//! `alloc`/`mm` run it on a model's own weights for benches/llama-kernel.mjs.
-//! Run by scripts/test.sh (rustc --target wasm32-unknown-unknown, then node --test tests/wasm_kernel/run.mjs).
+//! The wasm SIMD kernels against plain scalar arithmetic, bit for bit, and their times (Node, one thread):
+//! - the mat-vec (src/nn/quant/simd.rs) for Q4_0, Q4_1 and Q8_0 rows of 1 to 48 blocks (the four-block groups and
+//!   every tail length) and 1 to 70 activation rows (chunks of 32, rows padded to fours);
+//! - the attention row (src/nn/ggml/simd.rs, in attn.rs) at odd head sizes and key counts, on extreme values.
+//!
+//! The crate itself has no Rust test runner for wasm32, and the shipped model has no Q4_0 tensor, so this is where
+//! that format's wasm path is checked. `alloc`/`mm` run the mat-vec on a model's own weights for
+//! benches/llama-kernel.mjs. Run by scripts/test.sh (rustc --target wasm32-unknown-unknown, then
+//! node --test tests/wasm_kernel/run.mjs).
 mod kern;
 static mut CASES: Vec<kern::Case> = Vec::new();
 #[no_mangle]
@@ -52,5 +55,28 @@ pub extern "C" fn mm(kind: u32, off: u32, rows: u32, cols: u32, t: u32) -> f32 {
         out.resize(rows as usize * t as usize, 0.0);
         kern::matmul(kind, &w[off as usize..][..len], &acts, out);
         out[0]
+    }
+}
+mod attn;
+/// Differing outputs of the SIMD attention row against the scalar one (see attn.rs).
+#[no_mangle]
+pub extern "C" fn check_attention(d: u32, visible: u32, pad: u32, regime: u32, seed: u32) -> u32 {
+    attn::check(d as usize, visible as usize, pad as usize, regime, seed)
+}
+/// Differing f16 roundings on every `step`th f32.
+#[no_mangle]
+pub extern "C" fn check_rounding(step: u32) -> u32 {
+    attn::check_rounding(step)
+}
+static mut ATTENTION: Vec<attn::Case> = Vec::new();
+/// `reps` attention rows of `d` over `visible` keys, moderate values; the SIMD kernel (`simd_on`) or scalar.
+#[no_mangle]
+pub extern "C" fn time_attention(d: u32, visible: u32, reps: u32, simd_on: u32) -> f32 {
+    unsafe {
+        let cases = &mut *std::ptr::addr_of_mut!(ATTENTION);
+        if cases.is_empty() {
+            cases.push(attn::case(d as usize, visible as usize, 128, 0, 1));
+        }
+        (0..reps).map(|_| attn::run(&cases[0], simd_on == 1)[0]).sum()
     }
 }

@@ -1,4 +1,5 @@
-// Exactness of the wasm SIMD mat-vec kernel against scalar arithmetic, and its time per block; see harness.rs.
+// Exactness of the wasm SIMD kernels (the mat-vec and the attention row) against scalar arithmetic, and their times;
+// see harness.rs.
 // Usage: WASM_KERNEL=FILE.wasm node --test tests/wasm_kernel/run.mjs
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,33 @@ test('the wasm SIMD kernel is bit-identical to scalar arithmetic', () => {
       assert.equal(e.check(kind, 7, 32 * blocks, t), 0, `${name}: ${blocks} blocks, ${t} activation rows`);
     }
   }
+});
+
+test('the wasm SIMD attention row is bit-identical to scalar arithmetic', () => {
+  // Head sizes 1 to 130 (every remainder mod 4), 1 to 100 keys (every remainder mod 8, the keys scored together),
+  // cache rows with and without padding; moderate values, any finite f16, and f16 with infinities and NaNs.
+  for (const d of [64, 1, 2, 3, 4, 5, 7, 8, 12, 17, 130]) {
+    for (const keys of [1, 2, 3, 7, 8, 9, 15, 16, 17, 40, 100]) {
+      for (const regime of [0, 1, 2]) {
+        for (const pad of [0, 3]) {
+          const seed = d * 1000 + keys * 10 + regime;
+          assert.equal(e.check_attention(d, keys, pad, regime, seed), 0, `d ${d}, ${keys} keys, regime ${regime}, pad ${pad}`);
+        }
+      }
+    }
+  }
+});
+
+test("the attention's f16 rounding is the definition's on every 251st float and at the edges", () => {
+  assert.equal(e.check_rounding(251), 0);
+});
+
+test('time per attention key (printed; a shared machine, not a benchmark)', () => {
+  // SmolLM2's head size, 160 keys.
+  e.time_attention(64, 160, 20, 1);
+  const t0 = performance.now();
+  e.time_attention(64, 160, 500, 1);
+  console.log(`attention row: ${(((performance.now() - t0) * 1e6) / 500 / 160).toFixed(0)} ns per key`);
 });
 
 test('time per block (printed; a shared machine, not a benchmark)', () => {
