@@ -169,7 +169,7 @@ fn one_row(q: &[f32], cache: &Cache, visible: usize, scale: f32) -> Vec<f32> {
     portable_one_row(&q16, cache, visible, scale)
 }
 
-/// [`one_row`] on targets without a SIMD kernel (wasm: [`simd::one_row`], bit for bit the same).
+/// [`one_row`] on targets without a SIMD kernel (wasm: `simd::one_row`, bit for bit the same).
 #[cfg(not(target_arch = "wasm32"))]
 fn portable_one_row(q16: &[f32], cache: &Cache, visible: usize, scale: f32) -> Vec<f32> {
     let (mut m, mut s) = (f32::NEG_INFINITY, 0.0f32);
