@@ -1,6 +1,7 @@
 //! The wasm SIMD kernels against plain scalar arithmetic, bit for bit, and their times (Node, one thread):
 //! - the mat-vec (src/nn/quant/simd.rs) for Q4_0, Q4_1 and Q8_0 rows of 1 to 48 blocks (the four-block groups and
-//!   every tail length) and 1 to 70 activation rows (chunks of 32, rows padded to fours);
+//!   every tail length), 7 and 19 weight rows (decode's eight streams and its tail) and 1 to 70 activation rows
+//!   (chunks of 32, rows padded to fours);
 //! - the attention row (src/nn/ggml/simd.rs, in attn.rs) at odd head sizes and key counts, on extreme values.
 //!
 //! The crate itself has no Rust test runner for wasm32, and the shipped model has no Q4_0 tensor, so this is where

@@ -1,14 +1,17 @@
 //! The wasm SIMD kernel of [`super::matmul`] and [`super::dot_row`]. Per block the 32 weights are widened to four
 //! i16x8 and multiplied with the activations (kept as i16 in [`Q8`]) by `i32x4.dot_i16x8_s` (x86's `pmaddwd`:
-//! exact, |w·a| ≤ 128·127). Four blocks' integer sums share one horizontal reduction and one vector of float
-//! work, whose lanes are lane for lane what the portable kernel does (no FMA: a multiply rounds, then an add) and
-//! are added to the row's sum one after another, so every result is bit for bit the portable kernel's.
+//! exact, |w·a| ≤ 128·127). The integer sums of four blocks (of one row, or one block of four rows) share one
+//! horizontal reduction and one vector of float work, whose lanes are lane for lane what the portable kernel does
+//! (no FMA: a multiply rounds, then an add), added to each row's sum in block order, so every result is bit for bit
+//! the portable kernel's.
 //!
 //! Two shapes (Node, one thread; `benches/llama-kernel.mjs` times them on the model's own weights):
-//! - one activation row (decode): row i of a matrix's first half with row i of its second half, so that two
-//!   streams of weights come from memory at once (a decode step reads ~96 MB, more than the caches hold), and a
-//!   row's last two blocks for both rows in one vector: 4.4–5.9 ns per block on the real weights against 7.6–10
-//!   for the i8 `extmul` kernel before this one (random weights that stay in cache flatter it 2x);
+//! - one activation row (decode): eight weight rows at a time, one from each eighth of the matrix, so that eight
+//!   streams of weights come from memory at once (a decode step reads ~96 MB, more than the caches hold) and a
+//!   block's activations are loaded once for eight rows; the float work takes four rows to a vector, each lane
+//!   one row's sum: 3.2 ns per block on the real weights, against 4.0 for row i of a matrix's first half with row
+//!   i of its second half (four blocks of one row to a vector), 3.3–3.6 for four rows from the quarters and 7.6–10 for
+//!   the i8 `extmul` kernel of the first version (random weights that stay in cache flatter it 2x);
 //! - many rows (prefill): each block is widened once and meets 32 activation rows at a time ([`CHUNK`]), its four
 //!   partial sums kept per row; then the float work takes four rows to a vector, each lane one row's sum, its
 //!   blocks scaled and added in order: 2.9–3.1 ns per block·row, against 3.4–3.7 with the float work one row at a
@@ -47,11 +50,11 @@ trait Format {
     const SIZE: usize;
     /// The block's 32 weights as four i16x8, in order.
     fn weights(bytes: &[u8]) -> [v128; 4];
-    /// The scales d (and Q4_1's minima m, else zeros) of the four blocks in `bytes`, as f32.
+    /// The scales d (and Q4_1's minima m, else zeros) of four blocks, as f32.
     #[inline]
-    fn scales(bytes: &[u8]) -> (v128, v128) {
-        let h = |k: usize| f16_bits(&bytes[k * Self::SIZE..]);
-        (f16x4(u32x4(h(0), h(1), h(2), h(3))), f32x4_splat(0.0))
+    fn scales(blocks: [&[u8]; 4]) -> (v128, v128) {
+        let [b0, b1, b2, b3] = blocks;
+        (f16x4(u32x4(f16_bits(b0), f16_bits(b1), f16_bits(b2), f16_bits(b3))), f32x4_splat(0.0))
     }
     /// The blocks' terms in ggml's order, from their sums, scales d and minima m, and the activations' d_a, s_a.
     fn terms(sums: v128, d: v128, m: v128, ad: v128, s: v128) -> v128;
@@ -89,13 +92,12 @@ impl Format for Q4_1 {
         nibbles(load_u8(&bytes[4..20]))
     }
     /// d and m are adjacent: one u32 per block.
-    #[inline]
-    fn scales(bytes: &[u8]) -> (v128, v128) {
-        let h = |k: usize| {
-            let b = &bytes[k * Self::SIZE..];
-            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-        };
-        let both = u32x4(h(0), h(1), h(2), h(3));
+    #[allow(clippy::inline_always)] // measured: left to the compiler, a call per block in the decode loop
+    #[inline(always)]
+    fn scales(blocks: [&[u8]; 4]) -> (v128, v128) {
+        let h = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let [b0, b1, b2, b3] = blocks;
+        let both = u32x4(h(b0), h(b1), h(b2), h(b3));
         (f16x4(v128_and(both, u32x4_splat(0xffff))), f16x4(u32x4_shr(both, 16)))
     }
     #[inline]
@@ -141,58 +143,48 @@ fn matmul_as<F: Format>(w: &[u8], acts: &[Q8], out: &mut [f32]) {
     }
 }
 
-/// One activation row times every weight row, two at a time: row i of the first half with row i of the second, so
-/// that two streams of weights come from memory at once (decode reads ~96 MB per token, more than the caches
-/// hold: on the real model this measured 7.8 → 5.6 ns per block against adjacent rows).
+/// One activation row times every weight row, eight at a time: rows i, i + n/8, …, i + 7n/8, so that eight streams
+/// of weights come from memory at once (decode reads ~96 MB per token, more than the caches hold) and each block's
+/// activations are loaded once for eight rows. Per block, four rows' integer sums are reduced into one vector whose
+/// lane k is row k's, and its float terms are added lane for lane: each lane is one row's sum, block after block.
 fn matvec<F: Format>(w: &[u8], a: &Q8, out: &mut [f32]) {
     let row_bytes = w.len() / out.len().max(1);
-    let half = out.len() / 2;
-    let (w0, w1) = w.split_at(half * row_bytes);
-    let (o0, o1) = out.split_at_mut(half);
-    for ((r0, r1), (o0, o1)) in
-        w0.chunks_exact(row_bytes).zip(w1.chunks_exact(row_bytes)).zip(o0.iter_mut().zip(o1.iter_mut()))
-    {
-        let (g0, g1) = (r0.chunks_exact(4 * F::SIZE), r1.chunks_exact(4 * F::SIZE));
-        let (rest0, rest1) = (g0.remainder(), g1.remainder());
-        let first = (row_bytes - rest0.len()) / F::SIZE;
-        let (mut s0, mut s1) = (0.0, 0.0);
-        for (g, (b0, b1)) in g0.zip(g1).enumerate() {
-            s0 = group::<F>(b0, 4 * g, a, s0);
-            s1 = group::<F>(b1, 4 * g, a, s1);
+    let eighth = out.len() / 8;
+    let (eight, rest) = out.split_at_mut(8 * eighth);
+    for i in 0..eighth {
+        let row = |k: usize| w[(i + k * eighth) * row_bytes..][..row_bytes].chunks_exact(F::SIZE);
+        let low = row(0).zip(row(1)).zip(row(2).zip(row(3)));
+        let high = row(4).zip(row(5)).zip(row(6).zip(row(7)));
+        let (mut s0, mut s1) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        for (b, (((b0, b1), (b2, b3)), ((b4, b5), (b6, b7)))) in low.zip(high).enumerate() {
+            let q = load_q(&a.q[b]);
+            let (ad, s) = (f32x4_splat(a.d[b]), f32x4_splat(a.s[b]));
+            s0 = four_rows::<F>([b0, b1, b2, b3], &q, ad, s, s0);
+            s1 = four_rows::<F>([b4, b5, b6, b7], &q, ad, s, s1);
         }
-        if rest0.len() == 2 * F::SIZE {
-            (s0, s1) = two_tails::<F>(rest0, rest1, first, a, s0, s1);
-        } else {
-            for (k, (b0, b1)) in rest0.chunks_exact(F::SIZE).zip(rest1.chunks_exact(F::SIZE)).enumerate() {
-                s0 = single::<F>(b0, first + k, a, s0);
-                s1 = single::<F>(b1, first + k, a, s1);
-            }
+        for (k, sum) in to_array(s0).into_iter().chain(to_array(s1)).enumerate() {
+            eight[i + k * eighth] = sum;
         }
-        *o0 = s0;
-        *o1 = s1;
     }
-    if o1.len() > o0.len() {
-        o1[half] = row_dot::<F>(&w1[half * row_bytes..], a);
+    for (k, o) in rest.iter_mut().enumerate() {
+        *o = row_dot::<F>(&w[(8 * eighth + k) * row_bytes..][..row_bytes], a);
     }
 }
 
-/// Two rows' last two blocks (`t0`, `t1`, blocks `b` and `b + 1`; rows of 576 = 4·4 + 2 blocks, as most of
-/// SmolLM2's) in the four lanes of one group's arithmetic, added to `s0` and `s1` in block order.
+/// `sum` plus the terms of one block of four weight rows (`blocks`) against activations `q` with scales `ad`, `s`:
+/// lane k is row k's.
+#[allow(clippy::inline_always)] // the decode loop's body
+#[inline(always)]
+fn four_rows<F: Format>(blocks: [&[u8]; 4], q: &[v128; 4], ad: v128, s: v128, sum: v128) -> v128 {
+    let [b0, b1, b2, b3] = blocks;
+    let sumi = reduce4(block::<F>(b0, q), block::<F>(b1, q), block::<F>(b2, q), block::<F>(b3, q));
+    let (d, m) = F::scales(blocks);
+    f32x4_add(sum, F::terms(f32x4_convert_i32x4(sumi), d, m, ad, s))
+}
+
 #[inline]
-fn two_tails<F: Format>(t0: &[u8], t1: &[u8], b: usize, a: &Q8, s0: f32, s1: f32) -> (f32, f32) {
-    let (q0, q1) = (&a.q[b], &a.q[b + 1]);
-    let sumi =
-        reduce4(block::<F>(t0, q0), block::<F>(&t0[F::SIZE..], q1), block::<F>(t1, q0), block::<F>(&t1[F::SIZE..], q1));
-    let bits = |at: usize| {
-        u32x4(f16_bits(&t0[at..]), f16_bits(&t0[F::SIZE + at..]), f16_bits(&t1[at..]), f16_bits(&t1[F::SIZE + at..]))
-    };
-    let (d, m) = (f16x4(bits(0)), f16x4(bits(2)));
-    let twice = |v: &[f32]| f32x4(v[b], v[b + 1], v[b], v[b + 1]);
-    let t = F::terms(f32x4_convert_i32x4(sumi), d, m, twice(&a.d), twice(&a.s));
-    (
-        (s0 + f32x4_extract_lane::<0>(t)) + f32x4_extract_lane::<1>(t),
-        (s1 + f32x4_extract_lane::<2>(t)) + f32x4_extract_lane::<3>(t),
-    )
+fn to_array(v: v128) -> [f32; 4] {
+    [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)]
 }
 
 /// One weight row times one activation row: four blocks at a time, then the last one to three one at a time.
@@ -251,7 +243,7 @@ impl Scratch {
         for (b, bytes) in row.chunks_exact(F::SIZE).enumerate() {
             let w = F::weights(bytes);
             for (p, a) in self.partial[b * n..][..acts.len()].iter_mut().zip(acts) {
-                *p = block_sum(&w, &a.q[b]);
+                *p = block_sum(&w, &load_q(&a.q[b]));
             }
             self.d.push(f32x4_splat(half(bytes)));
             self.m.push(f32x4_splat(half(&bytes[2..])));
@@ -263,12 +255,7 @@ impl Scratch {
                 let sumi = f32x4_convert_i32x4(reduce4(p[0], p[1], p[2], p[3]));
                 sum = f32x4_add(sum, F::terms(sumi, d, m, lanes(&self.ad, b * n + i), lanes(&self.s, b * n + i)));
             }
-            self.sums[i..i + 4].copy_from_slice(&[
-                f32x4_extract_lane::<0>(sum),
-                f32x4_extract_lane::<1>(sum),
-                f32x4_extract_lane::<2>(sum),
-                f32x4_extract_lane::<3>(sum),
-            ]);
+            self.sums[i..i + 4].copy_from_slice(&to_array(sum));
         }
     }
 }
@@ -276,8 +263,8 @@ impl Scratch {
 /// One block's products as four i32 partial sums.
 #[allow(clippy::inline_always)] // measured: 8.3 → 7.6 ns per block with them inlined into the loops
 #[inline(always)]
-fn block_sum(w: &[v128; 4], q: &[i16; QK]) -> v128 {
-    let dot = |k: usize| i32x4_dot_i16x8(w[k], load_i16(&q[8 * k..]));
+fn block_sum(w: &[v128; 4], q: &[v128; 4]) -> v128 {
+    let dot = |k: usize| i32x4_dot_i16x8(w[k], q[k]);
     i32x4_add(i32x4_add(dot(0), dot(1)), i32x4_add(dot(2), dot(3)))
 }
 
@@ -286,19 +273,19 @@ fn block_sum(w: &[v128; 4], q: &[i16; QK]) -> v128 {
 #[inline(always)]
 fn group<F: Format>(bytes: &[u8], b: usize, a: &Q8, sum: f32) -> f32 {
     let sumi = reduce4(
-        block::<F>(bytes, &a.q[b]),
-        block::<F>(&bytes[F::SIZE..], &a.q[b + 1]),
-        block::<F>(&bytes[2 * F::SIZE..], &a.q[b + 2]),
-        block::<F>(&bytes[3 * F::SIZE..], &a.q[b + 3]),
+        block::<F>(bytes, &load_q(&a.q[b])),
+        block::<F>(&bytes[F::SIZE..], &load_q(&a.q[b + 1])),
+        block::<F>(&bytes[2 * F::SIZE..], &load_q(&a.q[b + 2])),
+        block::<F>(&bytes[3 * F::SIZE..], &load_q(&a.q[b + 3])),
     );
-    let (d, m) = F::scales(bytes);
+    let (d, m) = F::scales([bytes, &bytes[F::SIZE..], &bytes[2 * F::SIZE..], &bytes[3 * F::SIZE..]]);
     add_lanes(sum, F::terms(f32x4_convert_i32x4(sumi), d, m, lanes(&a.d, b), lanes(&a.s, b)))
 }
 
 /// One block's products (weights in `bytes`, activations `q`) as four i32 partial sums.
 #[allow(clippy::inline_always)] // measured: 8.3 → 7.6 ns per block with them inlined into the loops
 #[inline(always)]
-fn block<F: Format>(bytes: &[u8], q: &[i16; QK]) -> v128 {
+fn block<F: Format>(bytes: &[u8], q: &[v128; 4]) -> v128 {
     block_sum(&F::weights(bytes), q)
 }
 
@@ -349,16 +336,18 @@ fn load_u8(b: &[u8]) -> v128 {
     u8x16(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
 }
 
+/// A block's 32 activations as four i16x8.
 #[inline]
-fn load_i16(b: &[i16]) -> v128 {
-    i16x8(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7])
+fn load_q(q: &[i16; QK]) -> [v128; 4] {
+    let load = |b: &[i16]| i16x8(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+    [load(&q[..8]), load(&q[8..16]), load(&q[16..24]), load(&q[24..])]
 }
 
 /// `sum` plus block `b` (in `bytes`) times activation row `a`, through lane 0 of [`group`]'s vector arithmetic (a
 /// row's last one to three blocks: padding them to a group measured slower).
 fn single<F: Format>(bytes: &[u8], b: usize, a: &Q8, sum: f32) -> f32 {
     let zero = i32x4_splat(0);
-    let sumi = f32x4_convert_i32x4(reduce4(block::<F>(bytes, &a.q[b]), zero, zero, zero));
+    let sumi = f32x4_convert_i32x4(reduce4(block::<F>(bytes, &load_q(&a.q[b])), zero, zero, zero));
     let (d, m) = (f32x4_splat(half(bytes)), f32x4_splat(half(&bytes[2..])));
     sum + f32x4_extract_lane::<0>(F::terms(sumi, d, m, f32x4_splat(a.d[b]), f32x4_splat(a.s[b])))
 }
