@@ -206,8 +206,6 @@ fn row_dot<F: Format>(row: &[u8], a: &Q8) -> f32 {
 /// multiple of four with zeros, so that the float work takes four rows to a vector.
 #[derive(Default)]
 struct Scratch {
-    /// The chunk's rows, padded.
-    rows: usize,
     /// Block-major: `partial[b · rows + i]` holds block b's four partial integer sums against activation row i.
     partial: Vec<v128>,
     /// Block-major: the activation rows' d and s of each block.
@@ -216,28 +214,28 @@ struct Scratch {
     /// The weight row's d and m (Q4_1's minimum; else unused) of each block.
     d: Vec<v128>,
     m: Vec<v128>,
-    /// Per row of the chunk, its product with the weight row.
+    /// Per row of the chunk, its product with the weight row; its length is the padded row count (`rows` above).
     sums: Vec<f32>,
 }
 
 impl Scratch {
     /// Lays out the activation rows' scales block-major, once per chunk.
     fn take(&mut self, acts: &[Q8], blocks: usize) {
-        self.rows = acts.len().div_ceil(4) * 4;
-        self.partial = vec![i32x4_splat(0); blocks * self.rows];
-        (self.ad, self.s) = (vec![0.0; blocks * self.rows], vec![0.0; blocks * self.rows]);
+        let rows = acts.len().div_ceil(4) * 4;
+        self.partial = vec![i32x4_splat(0); blocks * rows];
+        (self.ad, self.s) = (vec![0.0; blocks * rows], vec![0.0; blocks * rows]);
         for (i, a) in acts.iter().enumerate() {
             for b in 0..blocks {
-                (self.ad[b * self.rows + i], self.s[b * self.rows + i]) = (a.d[b], a.s[b]);
+                (self.ad[b * rows + i], self.s[b * rows + i]) = (a.d[b], a.s[b]);
             }
         }
-        self.sums = vec![0.0; self.rows];
+        self.sums = vec![0.0; rows];
     }
 
     /// `self.sums[i]` = `row` times `acts[i]`: the integer sums of every block and row, then per block the float
     /// terms of four rows in one vector, added to their sums block after block.
     fn row_dots<F: Format>(&mut self, row: &[u8], acts: &[Q8]) {
-        let n = self.rows;
+        let n = self.sums.len();
         self.d.clear();
         self.m.clear();
         for (b, bytes) in row.chunks_exact(F::SIZE).enumerate() {
