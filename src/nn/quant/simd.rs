@@ -10,8 +10,8 @@
 //!   streams of weights come from memory at once (a decode step reads ~96 MB, more than the caches hold) and a
 //!   block's activations are loaded once for eight rows; the float work takes four rows to a vector, each lane
 //!   one row's sum: 3.2 ns per block on the real weights, against 4.0 for row i of a matrix's first half with row
-//!   i of its second half (four blocks of one row to a vector), 3.3–3.6 for four rows from the quarters and 7.6–10 for
-//!   the i8 `extmul` kernel of the first version (random weights that stay in cache flatter it 2x);
+//!   i of its second half (four blocks of one row to a vector), 3.3–3.6 for four rows from the quarters and
+//!   7.6–10 for the i8 `extmul` kernel of the first version (random weights that stay in cache flatter it 2x);
 //! - many rows (prefill): each block is widened once and meets 32 activation rows at a time ([`CHUNK`]), its four
 //!   partial sums kept per row; then the float work takes four rows to a vector, each lane one row's sum, its
 //!   blocks scaled and added in order: 2.9–3.1 ns per block·row, against 3.4–3.7 with the float work one row at a
