@@ -352,19 +352,24 @@ async function importPool(file) {
   }
 }
 
+// Where the local contestant runs: ?device=auto (the default: a hardware WebGPU adapter, else the CPU), gpu or cpu.
+const LOCAL_DEVICE = new URLSearchParams(location.search).get('device') ?? 'auto';
+
 // Switching the local contestant on loads it (once), then puts it in the next battle; off, it leaves the sampler.
 async function switchLocal() {
   if ($('local').checked && !contestant) {
     $('local-status').textContent = 'loading…';
     contestant = new Contestant((loaded, total) => {
       $('local-status').textContent = `loading ${(loaded / 2 ** 20).toFixed(0)} of ${(total / 2 ** 20).toFixed(0)} MB…`;
-    });
+    }, LOCAL_DEVICE);
     try {
       await contestant.loaded;
     } catch (e) {
+      contestant.close();
       contestant = null;
       $('local').checked = false;
-      $('local-status').textContent = `unavailable (${e.message}; scripts/setup.sh installs it)`;
+      const hint = /HTTP 404/.test(e.message) ? '; scripts/setup.sh installs it' : '';
+      $('local-status').textContent = `unavailable (${e.message}${hint})`;
       return;
     }
   }
@@ -382,7 +387,7 @@ function pathNote(gpu) {
   if (!gpu) return 'Compute: CPU path (this browser offers no WebGPU).';
   const adapter = gpu.adapter.trim() || 'unnamed adapter';
   if (gpu.isSoftware) return `Compute: CPU path (the WebGPU adapter here is a software one, ${adapter}, slower than the CPU).`;
-  return `Compute: WebGPU (${adapter}) for the encoder; rankings on the CPU in a Web Worker.`;
+  return `Compute: WebGPU (${adapter}) for the encoder and the local contestant; rankings on the CPU in a Web Worker.`;
 }
 
 // WebGPU is asked for alongside, not waited for: the battle does not need it.

@@ -13,8 +13,8 @@ export class Contestant {
   /** Resolves once the model is loaded (rejects when it cannot be). */
   loaded;
 
-  /** `onProgress(loaded, total)`: bytes of the model file read so far. */
-  constructor(onProgress) {
+  /** `onProgress(loaded, total)`: bytes of the model file read so far; `device`: 'auto', 'gpu' or 'cpu' (llm-worker.js). */
+  constructor(onProgress, device = 'auto') {
     this.loaded = new Promise((ok, fail) => {
       this.#worker.onmessage = ({ data }) => {
         const stream = this.#streams.get(data.id);
@@ -36,7 +36,12 @@ export class Contestant {
         }
       };
     });
-    this.#worker.postMessage({ type: 'load', url: MODEL_URL });
+    this.#worker.postMessage({ type: 'load', url: MODEL_URL, device });
+  }
+
+  /** Ends the worker and the model in it (after a failed load). */
+  close() {
+    this.#worker.terminate();
   }
 
   /** The answer to `prompt`; `onText(textSoFar)` follows it as it streams (once, with the whole text, if cached). */

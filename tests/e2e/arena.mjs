@@ -24,18 +24,31 @@ async function profile(browser, server) {
     const url = r.url();
     if (!url.startsWith(`${server.url}/`) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
   });
-  const open = async () => {
+  const open = async (query = '') => {
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     page.on('dialog', (d) => { errors.push(`dialog: ${d.message()}`); d.dismiss(); });
-    await page.goto(`${server.url}/www/`);
+    await page.goto(`${server.url}/www/${query}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 }).catch(async (e) => {
       throw new Error(`${e.message}\nstatus: ${await page.textContent('#status')}\nerrors: ${errors.join('\n')}`);
     });
     return page;
   };
   return { context, foreign, errors, open };
+}
+
+/** Runs `body(me, another)` in a fresh profile `me` of a browser that `start` launches, on a fresh 127.0.0.1 server;
+ * `another()` opens a second profile there. Closes both after. */
+async function browse(body, start = launch) {
+  const server = await serve(0);
+  const browser = await start();
+  try {
+    await body(await profile(browser, server), () => profile(browser, server));
+  } finally {
+    await browser.close();
+    await server.close();
+  }
 }
 
 const votesStored = (page) => page.evaluate(() => Number(document.body.dataset.votes));
@@ -62,10 +75,7 @@ async function keyboardVote(page, i) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 test('20 keyboard votes survive a reload and a killed tab; the leaderboard follows; export → import is lossless', async () => {
-  const server = await serve(0);
-  const browser = await launch();
-  try {
-    const me = await profile(browser, server);
+  await browse(async (me, another) => {
     const started = Date.now();
     let page = await me.open();
     const loadMs = Date.now() - started;
@@ -133,7 +143,7 @@ test('20 keyboard votes survive a reload and a killed tab; the leaderboard follo
       assert.ok(['model_a', 'model_b', 'tie', 'tie (bothbad)'].includes(v.winner));
       assert.ok(v.question_id && v.model_a && v.model_b && v.tstamp && v.conversation_a && v.conversation_b);
     }
-    const fresh = await profile(browser, server);
+    const fresh = await another();
     const other = await fresh.open();
     assert.equal(await votesStored(other), 0);
     await other.setInputFiles('#import-votes', { name: 'votes.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(exported) });
@@ -149,20 +159,14 @@ test('20 keyboard votes survive a reload and a killed tab; the leaderboard follo
       + `vote on disk ${stats(timings.save)}; leaderboard redrawn after a vote (from the keypress's vote handler) ${stats(timings.refresh)}, `
       + `of which the worker's computation ${stats(timings.worker)}; `
       + `judge prediction ${stats(timings.judge)}`);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 });
 
 const HOSTILE_IMG = '<img src=x onerror="window.__xss=1">';
 const HOSTILE_SCRIPT = '<script>window.__xss=2</script>';
 
 test('untrusted text (pool prompts, responses, model names, imported votes) is rendered as text', async () => {
-  const server = await serve(0);
-  const browser = await launch();
-  try {
-    const me = await profile(browser, server);
+  await browse(async (me) => {
     const page = await me.open();
     const pool = [HOSTILE_IMG, HOSTILE_SCRIPT].flatMap((model, m) => [0, 1].map((p) => JSON.stringify({
       prompt: `prompt ${p} ${HOSTILE_SCRIPT}`, model, response: `${m ? HOSTILE_SCRIPT : HOSTILE_IMG} answer ${p}`,
@@ -194,20 +198,15 @@ test('untrusted text (pool prompts, responses, model names, imported votes) is r
     await shot(page, 'xss');
     assert.deepEqual(me.foreign, []);
     assert.deepEqual(me.errors, []);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 });
 
 test('without WebGPU the CPU path runs and says so; without the reward model the page says the judge is off', async () => {
-  const server = await serve(0);
-  const browser = await chromium.launch({
+  const noWebGpu = () => chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true,
     args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'),
   });
-  try {
-    const me = await profile(browser, server);
+  await browse(async (me) => {
     await me.context.route('**/www/data/llmfao-judge.json', (route) => route.fulfill({ status: 404, body: 'not found' }));
     const page = await me.open();
     await page.waitForSelector('body[data-path]');
@@ -227,22 +226,17 @@ test('without WebGPU the CPU path runs and says so; without the reward model the
     const blocked = me.errors.filter((e) => !missing(e));
     assert.ok(blocked.length > 0 && blocked.every((e) => /Content Security Policy/.test(e)), blocked.join('\n'));
     assert.deepEqual(me.foreign, []);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  }, noWebGpu);
 });
 
 const SMOLLM = `${process.env.ARBITER_MODELS ?? `${homedir()}/.cache/arbiter/models`}/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf`;
 
 test('the local contestant (SmolLM2) streams its answer in the page, then takes part in the vote', { skip: !existsSync(SMOLLM) && 'SmolLM2 not installed (scripts/setup.sh)' }, async () => {
-  const server = await serve(0);
-  const browser = await launch();
-  try {
-    const me = await profile(browser, server);
+  await browse(async (me) => {
     const page = await me.open();
     await page.check('#local');
     await page.waitForSelector('body[data-streaming="a"], body[data-streaming="b"]', { timeout: 60_000 });
+    assert.match(await page.textContent('#local-status'), /^ready \(cpu\)/, 'a software adapter leaves it on the CPU');
     const local = await page.getAttribute('body', 'data-streaming');
     await page.waitForFunction((s) => document.getElementById(`response-${s}`).textContent.length > 0, local, { timeout: 60_000 });
     const early = (await page.textContent(`#response-${local}`)).length;
@@ -263,8 +257,27 @@ test('the local contestant (SmolLM2) streams its answer in the page, then takes 
     await shot(page, 'local-voted');
     assert.deepEqual(me.foreign, []);
     assert.deepEqual(me.errors, []);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
+});
+
+// ?device=gpu puts the local contestant on any WebGPU adapter, SwiftShader's here (slow: only its first tokens are
+// awaited). tests/js/llama.mjs checks that the WGSL path computes the CPU's tokens.
+test('with ?device=gpu the local contestant runs on WebGPU and streams its answer; an unknown device is refused', { skip: !existsSync(SMOLLM) && 'SmolLM2 not installed (scripts/setup.sh)' }, async () => {
+  await browse(async (me) => {
+    const wrong = await me.open('?device=tpu');
+    await wrong.check('#local');
+    await wrong.waitForFunction(() => /^unavailable/.test(document.getElementById('local-status').textContent));
+    assert.equal(await wrong.textContent('#local-status'), 'unavailable (device must be auto, gpu or cpu, not "tpu")');
+    assert.equal(await wrong.isChecked('#local'), false);
+    await wrong.close();
+    const page = await me.open('?device=gpu');
+    await page.check('#local');
+    await page.waitForSelector('body[data-streaming="a"], body[data-streaming="b"]', { timeout: 120_000 });
+    assert.match(await page.textContent('#local-status'), /^ready \(gpu: /);
+    const local = await page.getAttribute('body', 'data-streaming');
+    await page.waitForFunction((s) => document.getElementById(`response-${s}`).textContent.length > 0, local, { timeout: 300_000 });
+    await shot(page, 'local-gpu');
+    assert.deepEqual(me.foreign, []);
+    assert.deepEqual(me.errors, []);
+  });
 });
