@@ -8,7 +8,7 @@
 import { Gpu, Llama } from '../pkg/index.js';
 
 let model = null;
-let gpu = null;
+let gpu = null; // the model's GPU context, kept for the model's lifetime
 // One generation at a time, in order: a new request waits for the one before it.
 let queue = Promise.resolve();
 
@@ -22,7 +22,7 @@ async function openGpu(device) {
   return null;
 }
 
-async function load({ url, device = 'auto' }) {
+async function load({ url, device }) {
   gpu = await openGpu(device);
   try {
     model = await Llama.load(url, { gpu, onProgress: ({ loaded, total }) => postMessage({ type: 'progress', loaded, total }) });
